@@ -1,0 +1,415 @@
+"""Where agent commands run: a bubblewrap sandbox, or a plain subprocess that isolates nothing.
+
+Each command is a fresh ``bash -c`` (mini-swe-agent's model: no persistent shell), stdout and stderr
+folded into one capped text, file writes capped by ``RLIMIT_FSIZE``, and every process it started
+killed when it ends or times out, so nothing an agent leaves behind outlives its turn.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import re
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Literal, Protocol, runtime_checkable
+
+from pytest_realfin.errors import SandboxError
+
+__all__ = [
+    "DEFAULT_OUTPUT_CAP_BYTES",
+    "SANDBOX_WORKSPACE",
+    "BwrapEnvironment",
+    "Environment",
+    "EnvironmentKind",
+    "ExecResult",
+    "LocalEnvironment",
+    "UnsandboxedWarning",
+    "bwrap_problem",
+    "make_environment",
+]
+
+SANDBOX_WORKSPACE = "/workspace"
+"""The workspace path as the agent sees it, in every environment."""
+DEFAULT_OUTPUT_CAP_BYTES = 64 * 1024 * 1024
+"""Largest file a command may write (``RLIMIT_FSIZE``); stdout counts as a file too."""
+_READ_CAP_BYTES = 512 * 1024
+"""Head and tail kept from a command's output; the agent truncates far below this anyway."""
+
+EnvironmentKind = Literal["auto", "bwrap", "local"]
+_BWRAP = "/usr/bin/bwrap"
+_BASH = shutil.which("bash") or "/bin/bash"
+# `ulimit -f` before exec'ing the real shell: one exec is cheaper than a preexec_fn (which forces a
+# full fork of the pytest process) and is safe with threads.
+_WRAPPER = 'ulimit -f "$1" || exit 125; exec "$2" -c "$3"'
+_ETC_FILES = (
+    "passwd",
+    "group",
+    "nsswitch.conf",
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "alternatives",
+    "localtime",
+    "mime.types",
+)
+
+
+class UnsandboxedWarning(UserWarning):
+    """Agent commands run as plain subprocesses: they reach whatever the user can."""
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    """What one command did, as the agent will be told."""
+
+    output: str
+    """stdout and stderr combined, decoded as UTF-8 (bad bytes replaced), host paths rewritten."""
+    returncode: int
+    timed_out: bool
+    duration_s: float
+
+
+@runtime_checkable
+class Environment(Protocol):
+    """A place to run one agent's bash commands; ``isolated`` is False when it protects nothing."""
+
+    name: str
+    isolated: bool
+    host_paths: tuple[str, ...]
+    """Host paths behind the sandbox's view, which must never appear in a trajectory."""
+
+    def execute(self, command: str, timeout: float) -> ExecResult:
+        """Run ``command`` in ``/workspace``; a timeout kills it and everything it started."""
+        ...
+
+    def close(self) -> None:
+        """Kill anything left over; the environment is unusable afterwards."""
+        ...
+
+
+def _base_env(home: str, path: str, marker: str | None = None) -> dict[str, str]:
+    # Rebuilt from nothing: API keys and the user's settings never reach the agent.
+    env = {
+        "PATH": path,
+        "HOME": home,
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "TERM": "dumb",
+        "PAGER": "cat",
+        "MANPAGER": "cat",
+        "LESS": "-R",
+        "PIP_PROGRESS_BAR": "off",
+        "TQDM_DISABLE": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONUNBUFFERED": "1",
+        "MPLCONFIGDIR": "/tmp/matplotlib",
+        # xdist runs several agents per core: one BLAS thread each keeps them from thrashing.
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "NUMEXPR_NUM_THREADS": "1",
+    }
+    if marker is not None:
+        env["REALFIN_SANDBOX_ID"] = marker
+    return env
+
+
+def _python_prefixes() -> tuple[Path, ...]:
+    prefixes = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}
+    return tuple(sorted(p for p in prefixes if not p.is_relative_to("/usr")))
+
+
+def _python_path_var() -> str:
+    bins = [str(p / "bin") for p in (Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve())]
+    return ":".join(dict.fromkeys([*bins, "/usr/local/bin", "/usr/bin", "/bin"]))
+
+
+def _check_dirs(workspace: Path, data_dir: Path) -> tuple[Path, Path]:
+    for what, path in (("workspace", workspace), ("data_dir", data_dir)):
+        if not path.is_dir():
+            msg = f"sandbox: {what}={str(path)!r} is not a directory; create it first"
+            raise SandboxError(msg)
+    return workspace.resolve(), data_dir.resolve()
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def _wait(proc: subprocess.Popen[bytes], timeout: float) -> bool:
+    """Wait for exit without reaping (so the group id cannot be reused); True if it timed out."""
+    try:
+        fd = os.pidfd_open(proc.pid)
+    except OSError:  # pragma: no cover - kernels before 5.3
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return True
+        return False
+    try:
+        ready, _, _ = select.select([fd], [], [], max(timeout, 0.0))
+        return not ready
+    finally:
+        os.close(fd)
+
+
+def _read_capped(out: IO[bytes]) -> str:
+    size = out.seek(0, os.SEEK_END)
+    out.seek(0)
+    if size <= 2 * _READ_CAP_BYTES:
+        data = out.read()
+    else:
+        head = out.read(_READ_CAP_BYTES)
+        out.seek(size - _READ_CAP_BYTES)
+        elided = size - 2 * _READ_CAP_BYTES
+        data = head + f"\n[... {elided} bytes not kept ...]\n".encode() + out.read()
+    return data.decode("utf-8", errors="replace")
+
+
+def _run(
+    prefix: list[str],
+    command: str,
+    *,
+    cwd: str,
+    env: dict[str, str],
+    timeout: float,
+    cap_bytes: int,
+) -> tuple[str, int, bool, float]:
+    blocks = str(max(1, cap_bytes // 1024))
+    full = [*prefix, _BASH, "-c", _WRAPPER, "realfin", blocks, _BASH, command]
+    with tempfile.TemporaryFile() as out:
+        start = time.perf_counter()
+        try:
+            proc = subprocess.Popen(
+                full,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            msg = f"sandbox: cannot start {full[0]!r} ({exc}); check that it is installed"
+            raise SandboxError(msg) from exc
+        try:
+            timed_out = _wait(proc, timeout)
+        finally:
+            _kill_group(proc.pid)
+            returncode = proc.wait()
+        duration = time.perf_counter() - start
+        return _read_capped(out), returncode, timed_out, duration
+
+
+class BwrapEnvironment:
+    """Bubblewrap: the workspace read-write at /workspace, the data read-only, no network, no keys.
+
+    Only ``/usr`` (with the ``/bin``, ``/lib*`` links), a few ``/etc`` files and the running
+    Python's prefix are visible besides the workspace; ``/tmp`` is fresh per command. Each command
+    gets its own PID namespace, so when it exits or is killed, every process it started dies too.
+    """
+
+    name = "bwrap"
+    isolated = True
+
+    def __init__(
+        self, workspace: Path, data_dir: Path, *, output_cap_bytes: int = DEFAULT_OUTPUT_CAP_BYTES
+    ) -> None:
+        self.workspace, self.data_dir = _check_dirs(workspace, data_dir)
+        self.output_cap_bytes = output_cap_bytes
+        self.host_paths: tuple[str, ...] = (str(self.workspace), str(self.data_dir))
+        mount = self.workspace / "api_cache"
+        if mount.is_symlink():
+            mount.unlink()
+        mount.mkdir(exist_ok=True)
+        self._argv = _bwrap_argv(self.workspace, self.data_dir)
+        self._env = _base_env(SANDBOX_WORKSPACE, _python_path_var())
+        self._closed = False
+
+    def execute(self, command: str, timeout: float) -> ExecResult:
+        """Run one command in a fresh sandbox; see ``Environment.execute``."""
+        if self._closed:
+            msg = "sandbox: execute() after close(); create a new environment per attempt"
+            raise SandboxError(msg)
+        text, rc, timed_out, duration = _run(
+            self._argv,
+            command,
+            cwd=str(self.workspace),
+            env=self._env,
+            timeout=timeout,
+            cap_bytes=self.output_cap_bytes,
+        )
+        if rc == 1 and text.startswith("bwrap:"):
+            msg = f"sandbox: bwrap failed: {text.strip().splitlines()[0]}"
+            raise SandboxError(msg)
+        return ExecResult(text, rc, timed_out, duration)
+
+    def close(self) -> None:
+        """Nothing outlives a command here; only marks the environment closed."""
+        self._closed = True
+
+
+def _bwrap_argv(workspace: Path, data_dir: Path) -> list[str]:
+    argv = [_BWRAP, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+    argv += ["--hostname", "realfin", "--ro-bind", "/usr", "/usr"]
+    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        top = Path("/", name)
+        if top.is_symlink():
+            argv += ["--symlink", str(top.readlink()), str(top)]
+        elif top.is_dir():
+            argv += ["--ro-bind", str(top), str(top)]
+    for name in _ETC_FILES:
+        argv += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    for prefix in _python_prefixes():
+        argv += ["--ro-bind", str(prefix), str(prefix)]
+    argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    argv += ["--bind", str(workspace), SANDBOX_WORKSPACE]
+    argv += ["--ro-bind", str(data_dir), f"{SANDBOX_WORKSPACE}/api_cache"]
+    return [*argv, "--chdir", SANDBOX_WORKSPACE, "--"]
+
+
+_SANDBOX_PATH = re.compile(r"(?<![\w./-])/workspace(?![\w.-])")
+
+
+class LocalEnvironment:
+    """A plain subprocess in the real workspace: an allow-listed environment and nothing else.
+
+    It isolates nothing (the agent can read the repository, the verifiers and the network); it
+    exists for machines without a working bubblewrap. Paths are translated both ways so that the
+    agent and the trajectory see ``/workspace`` as in the sandbox. Processes are found for cleanup
+    by a marker variable, which an agent that clears its environment can escape. Writes into
+    ``api_cache/`` reach the shared data: nothing here stops them.
+    """
+
+    name = "local"
+    isolated = False
+
+    def __init__(
+        self, workspace: Path, data_dir: Path, *, output_cap_bytes: int = DEFAULT_OUTPUT_CAP_BYTES
+    ) -> None:
+        self.workspace, self.data_dir = _check_dirs(workspace, data_dir)
+        self.output_cap_bytes = output_cap_bytes
+        self.host_paths: tuple[str, ...] = (str(self.workspace), str(self.data_dir))
+        link = self.workspace / "api_cache"
+        if link.is_symlink():
+            link.unlink()
+        elif link.is_dir():
+            link.rmdir()  # the empty mount point prepare_workspace made; fails loudly if not empty
+        link.symlink_to(self.data_dir, target_is_directory=True)
+        self._marker = uuid.uuid4().hex
+        self._env = _base_env(str(self.workspace), _python_path_var(), self._marker)
+        self._closed = False
+        data_shown = f"{SANDBOX_WORKSPACE}/api_cache"
+        shown = dict.fromkeys((str(data_dir), str(self.data_dir)), data_shown)
+        shown.update(dict.fromkeys((str(workspace), str(self.workspace)), SANDBOX_WORKSPACE))
+        self._out_paths = sorted(shown.items(), key=lambda kv: -len(kv[0]))
+
+    def execute(self, command: str, timeout: float) -> ExecResult:
+        """Run one command in the workspace; see ``Environment.execute``."""
+        if self._closed:
+            msg = "sandbox: execute() after close(); create a new environment per attempt"
+            raise SandboxError(msg)
+        host_ws = str(self.workspace)
+        command = _SANDBOX_PATH.sub(lambda _: host_ws, command)
+        try:
+            text, rc, timed_out, duration = _run(
+                [],
+                command,
+                cwd=host_ws,
+                env=self._env,
+                timeout=timeout,
+                cap_bytes=self.output_cap_bytes,
+            )
+        finally:
+            self._kill_marked()
+        for host, shown in self._out_paths:
+            text = text.replace(host, shown)
+        return ExecResult(text, rc, timed_out, duration)
+
+    def _kill_marked(self) -> None:
+        # Daemons (setsid, double fork) leave the process group; the marker variable finds them.
+        needle = f"REALFIN_SANDBOX_ID={self._marker}".encode()
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/environ", "rb") as fh:  # noqa: PTH123
+                    if needle in fh.read():
+                        os.kill(int(entry.name), signal.SIGKILL)
+            except OSError:
+                continue
+
+    def close(self) -> None:
+        """Kill every process this environment started that is still alive."""
+        if not self._closed:
+            self._kill_marked()
+            self._closed = True
+
+
+@functools.cache
+def bwrap_problem() -> str | None:
+    """Why bubblewrap cannot be used here, or None when it works (probed once per process)."""
+    if not Path(_BWRAP).exists():
+        return f"{_BWRAP} is not installed (apt-get install bubblewrap)"
+    with tempfile.TemporaryDirectory(prefix="realfin-probe-") as tmp:
+        ws, data = Path(tmp, "ws"), Path(tmp, "data")
+        ws.mkdir()
+        data.mkdir()
+        try:
+            result = BwrapEnvironment(ws, data).execute("python3 -c pass", timeout=30)
+        except SandboxError as exc:
+            return str(exc)
+        if result.returncode != 0 or result.timed_out:
+            first = (result.output.strip().splitlines() or ["no output"])[0]
+            return f"a probe command failed with exit code {result.returncode}: {first}"
+    return None
+
+
+def make_environment(
+    kind: EnvironmentKind,
+    workspace: Path,
+    data_dir: Path,
+    *,
+    output_cap_bytes: int = DEFAULT_OUTPUT_CAP_BYTES,
+) -> Environment:
+    """Create the environment one attempt's commands run in.
+
+    Args:
+        kind: ``bwrap`` (fail if unusable), ``local`` (no isolation), or ``auto``: bwrap where it
+            works, else local with an ``UnsandboxedWarning``.
+        workspace: the attempt's fresh workspace (from ``prepare_workspace``).
+        data_dir: the market-data folder shown read-only as ``/workspace/api_cache``.
+        output_cap_bytes: largest file a command may write.
+
+    Raises:
+        SandboxError: ``kind="bwrap"`` and bubblewrap does not work here.
+    """
+    if kind not in ("auto", "bwrap", "local"):
+        msg = f"sandbox: kind={kind!r} is unknown; expected 'auto', 'bwrap' or 'local'"
+        raise SandboxError(msg)
+    if kind in ("auto", "bwrap"):
+        problem = bwrap_problem()
+        if problem is None:
+            return BwrapEnvironment(workspace, data_dir, output_cap_bytes=output_cap_bytes)
+        if kind == "bwrap":
+            msg = f"sandbox: bubblewrap does not work here: {problem}; fix it or choose 'local'"
+            raise SandboxError(msg)
+        warnings.warn(
+            f"bubblewrap is unusable ({problem}); agent commands run UNSANDBOXED: they can read "
+            "the verifiers, the repository and the network",
+            UnsandboxedWarning,
+            stacklevel=2,
+        )
+    return LocalEnvironment(workspace, data_dir, output_cap_bytes=output_cap_bytes)

@@ -1,0 +1,162 @@
+"""One attempt's workspace: ``task.json``, ``realfin_cache_manifest.json``, the ``api_cache`` mount.
+
+The manifest describes the data that is actually there (a real cache may lack datasets or columns),
+with paths relative to the workspace only: the original runner's manifest named its absolute
+``benchmark_root``, which pointed the agent straight at the graders.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pytest_realfin.spec import TaskSpec
+
+__all__ = ["build_cache_manifest", "prepare_workspace"]
+
+_DATASETS: tuple[tuple[str, str, str], ...] = (
+    ("DATASET.json", "dataset", "Name, version, seed, universe size, synthetic flag, fingerprint."),
+    ("baostock/daily_qfq_*", "daily", "One CSV per stock, forward-adjusted daily bars."),
+    ("baostock/manifest_daily_qfq_*.json", "daily_manifest", "Per-file code, path, rows, sha256."),
+    ("baostock/index_daily_*", "index", "One CSV per index (sh.000001, sz.399001, sz.399006 ...)."),
+    ("baostock/manifest_aux_daily_qfq_*.json", "index_manifest", "Manifest of the index files."),
+    ("baostock/universe_*.csv", "universe", "ChiNext codes, names, IPO and delisting dates."),
+    ("baostock/stock_industry_*.csv", "industry", "Industry classification and sector bucket."),
+    (
+        "baostock/profit_quarterly.csv",
+        "profit",
+        "Quarterly fundamentals; a row is known from pubDate.",
+    ),
+    ("baostock/dividend.csv", "dividend", "Dividend plans and dates."),
+    ("baostock/index_constituents", "constituents", "Index membership snapshots (weights)."),
+    ("baostock/min30_qfq_*", "min30", "One CSV per stock, 30-minute bars (8 a day)."),
+    ("moneyflow/daily_moneyflow.csv", "moneyflow", "Daily large/extra-large order flows in CNY."),
+    (
+        "tencent/*_day_qfq_*.json",
+        "etf",
+        "ETF daily bars: {code, qfqday: [[date, open, close, high, low, volume]]}.",
+    ),
+    ("tencent/manifest_day_qfq_*.json", "etf_manifest", "Manifest of the ETF files."),
+    ("tencent/holdings", "etf_holdings", "ETF holdings snapshots (weights)."),
+    ("macro/cgb_yield_10y.csv", "cgb_yield", "10-year government bond yield, % a year."),
+    ("futures/gfex_lc_main_daily.csv", "lc_futures", "Lithium-carbonate main contract, daily."),
+)
+
+_CODE_FORMATS = {
+    "stock": "baostock style 'sz.300750' (exchange, dot, 6 digits); file names are '<code>.csv'",
+    "index": "baostock style 'sh.000001', 'sz.399006'",
+    "etf": "Tencent style 'sz159915' (no dot) in file names and in the 'code' field",
+    "date": "'YYYY-MM-DD' strings; min30 'time' is 'YYYYMMDDHHMMSSsss'",
+    "units": "volume in shares (ETF volume in lots of 100), amount in CNY, turn and pctChg in %",
+    "tradestatus": "1 traded, 0 suspended; suspended rows may have blank OHLCV fields",
+    "tencent_values": "Tencent rows are strings and put close before high/low",
+}
+
+
+def _csv_header(path: Path) -> list[str]:
+    try:
+        with path.open(encoding="utf-8", errors="replace") as fh:
+            return fh.readline().strip().lstrip("\ufeff").split(",")
+    except OSError:
+        return []
+
+
+def _describe(data_dir: Path, rel: Path, name: str, note: str) -> dict[str, Any]:
+    path = data_dir / rel
+    entry: dict[str, Any] = {"name": name, "path": f"api_cache/{rel.as_posix()}", "note": note}
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.is_file())
+        entry["kind"] = "directory"
+        entry["files"] = len(files)
+        if files:
+            entry["example"] = files[0].name
+            if files[0].suffix == ".csv":
+                entry["columns"] = _csv_header(files[0])
+    else:
+        entry["kind"] = "file"
+        if path.suffix == ".csv":
+            entry["columns"] = _csv_header(path)
+    return entry
+
+
+def build_cache_manifest(data_dir: Path) -> dict[str, Any]:
+    """Describe what exists under ``data_dir`` in the RealFin layout (DATA.md), by relative path.
+
+    Args:
+        data_dir: the ``api_cache`` folder (synthetic or a real cache).
+
+    Returns:
+        A JSON-able dict: ``datasets`` found (path, columns, file count), ``missing`` dataset names,
+        ``other_files`` outside the known layout, and notes on code and date formats.
+    """
+    datasets: list[dict[str, Any]] = []
+    missing: list[str] = []
+    known: set[Path] = set()
+    for pattern, name, note in _DATASETS:
+        matches = sorted(data_dir.glob(pattern))
+        if not matches:
+            missing.append(name)
+            continue
+        known.update(m.relative_to(data_dir) for m in matches)
+        if name == "etf":  # one file per ETF: a single entry listing them
+            files = [m.name for m in matches]
+            datasets.append(
+                {
+                    "name": name,
+                    "path": "api_cache/tencent/",
+                    "kind": "files",
+                    "files": files,
+                    "note": note,
+                }
+            )
+            continue
+        datasets.extend(_describe(data_dir, m.relative_to(data_dir), name, note) for m in matches)
+    other = [
+        p.relative_to(data_dir).as_posix()
+        for p in sorted(data_dir.rglob("*"))
+        if p.is_file() and not any(p.relative_to(data_dir).is_relative_to(k) for k in known)
+    ]
+    return {
+        "schema_version": 1,
+        "root": "api_cache",
+        "note": "Paths are relative to the workspace (/workspace); api_cache/ is read-only.",
+        "datasets": datasets,
+        "missing": missing,
+        "other_files": other[:50],
+        "code_formats": _CODE_FORMATS,
+    }
+
+
+def _write_json(path: Path, payload: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def prepare_workspace(
+    workspace: Path, spec: TaskSpec, data_dir: Path, *, lang: Literal["zh", "en"] = "zh"
+) -> Path:
+    """Create the files an attempt starts from, and the ``api_cache`` mount point.
+
+    ``api_cache`` is made an empty directory; the environment turns it into what it needs (a bind
+    mount point for bubblewrap, a symlink for the local fallback). Nothing about the verifier, the
+    solution or the answer is written.
+
+    Args:
+        workspace: a fresh folder for this attempt (created if missing).
+        spec: the task; only ``spec.public_view()`` is written.
+        data_dir: the market data, described by relative path in the manifest.
+        lang: the prompt language of this attempt, recorded in ``task.json``.
+
+    Returns:
+        The workspace path.
+    """
+    workspace.mkdir(parents=True, exist_ok=True)
+    _write_json(workspace / "task.json", {**spec.public_view(), "language": lang})
+    _write_json(workspace / "realfin_cache_manifest.json", build_cache_manifest(data_dir))
+    mount = workspace / "api_cache"
+    if mount.is_symlink():
+        mount.unlink()
+    mount.mkdir(exist_ok=True)
+    return workspace
