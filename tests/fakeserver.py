@@ -263,6 +263,12 @@ def _make_handler(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as real endpoints do
 
+        def setup(self) -> None:
+            super().setup()
+            # Headers and body go out in two writes; without NODELAY, Nagle plus delayed ACK adds
+            # ~40 ms per exchange, which would swamp the harness-overhead benchmark.
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
         def log_message(self, format: str, *args: Any) -> None:
             pass
 

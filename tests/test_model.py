@@ -420,3 +420,18 @@ def test_timeouts_exhausted_name_the_timeout(fake_openai: FakeOpenAI, make_model
     with pytest.raises(ModelError, match=r"timeout_s=0\.2.*gave up after 1 attempts") as info:
         make_model(timeout_s=0.2, max_retries=0).query(USER, None)
     assert info.value.retryable
+
+
+def test_base_url_without_v1_and_latency(fake_openai: FakeOpenAI, make_model: Any) -> None:
+    # DeepSeek's documented base URL has no /v1; the client then posts to /chat/completions.
+    fake_openai.latency_s = 0.1
+    fake_openai.enqueue(text_reply("ok"))
+    reply = make_model(base_url=f"http://127.0.0.1:{fake_openai.port}").query(USER, None)
+    assert fake_openai.requests[0].path == "/chat/completions"
+    assert reply.latency_s >= 0.1
+
+
+def test_exhausted_script_fails_loudly(fake_openai: FakeOpenAI, make_model: Any) -> None:
+    with pytest.raises(ModelError, match="script exhausted at request 1") as info:
+        make_model().query(USER, None)
+    assert not info.value.retryable
