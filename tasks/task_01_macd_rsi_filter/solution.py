@@ -48,6 +48,7 @@ def wilder_rsi(close: pd.Series, n: int = 14) -> pd.Series:
     with np.errstate(divide="ignore", invalid="ignore"):
         values = 100.0 - 100.0 / (1.0 + avg_gain / avg_loss)
     values[avg_loss == 0] = 100.0
+    values[(avg_loss == 0) & (avg_gain == 0)] = 50.0
     rsi.iloc[n:] = values.to_numpy()
     return rsi
 
