@@ -29,9 +29,9 @@ class TaskItem(pytest.Function):
     spec: TaskSpec
     repeat: int
 
-    def reportinfo(self) -> tuple[Path, int | None, str]:
+    def reportinfo(self) -> tuple[Path, int, str]:
         """Point reports at the task file, not at the generated test function."""
-        return self.path, None, f"{self.spec.id}[r{self.repeat}]"
+        return self.path, 0, f"{self.spec.id}[r{self.repeat}]"
 
 
 class TaskFile(pytest.File):
