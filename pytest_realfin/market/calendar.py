@@ -35,9 +35,13 @@ _SPAN = ("2015-01-05", "2026-12-31")
 
 @lru_cache(maxsize=1)
 def _all_sessions() -> pd.DatetimeIndex:
+    import warnings
+
     import exchange_calendars as xc
 
-    cal = xc.get_calendar("XSHG", start=_SPAN[0], end=_SPAN[1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # its pandas-deprecation noise is not ours to fix
+        cal = xc.get_calendar("XSHG", start=_SPAN[0], end=_SPAN[1])
     sessions = pd.DatetimeIndex(cal.sessions).tz_localize(None).normalize()
     return pd.DatetimeIndex(sessions.values.astype("datetime64[ns]"), name="date")
 
