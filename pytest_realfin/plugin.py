@@ -31,7 +31,6 @@ from pytest_realfin.runner import (
     attempt_dir,
     fresh_workspace,
     grade_attempt,
-    last_steps,
     run_agent_phase,
 )
 from pytest_realfin.summary import Summary
@@ -277,7 +276,7 @@ def realfin_data(realfin_settings: Settings) -> Path:
     """The market-data ``api_cache`` folder: ``--realfin-data``, else the embedded default."""
     if realfin_settings.data_dir is not None:
         return realfin_settings.data_dir
-    from pytest_realfin.market import default_dataset  # type: ignore[attr-defined]
+    from pytest_realfin.market import default_dataset
 
     return Path(default_dataset())
 
@@ -285,7 +284,7 @@ def realfin_data(realfin_settings: Settings) -> Path:
 @pytest.fixture(scope="session")
 def realfin_market(realfin_data: Path) -> Any:
     """The ``Market`` the verifiers compute expected answers from (loaded once per process)."""
-    from pytest_realfin.market import Market  # type: ignore[attr-defined]
+    from pytest_realfin.market import Market
 
     return Market.load(realfin_data)
 
@@ -393,8 +392,7 @@ def realfin_task(
     )
     _record(item, result)
     if not result.success:
-        steps = last_steps(realfin_attempt.attempt.trajectory_path)
-        pytest.fail(rp.failure_message(result, steps), pytrace=False)
+        pytest.fail(rp.failure_message(result, realfin_attempt.last_steps), pytrace=False)
 
 
 # --- reports and aggregation -----------------------------------------------------------------

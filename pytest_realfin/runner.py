@@ -7,7 +7,6 @@ infrastructure failure there is a pytest *error*) and the grading phase (a wrong
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -33,7 +32,6 @@ __all__ = [
     "attempt_dir",
     "fresh_workspace",
     "grade_attempt",
-    "last_steps",
     "run_agent_phase",
     "run_attempt",
 ]
@@ -107,6 +105,8 @@ class AgentRun:
     error: str | None = None
     """One line when the infrastructure failed (an agent error); never contains a secret."""
     duration_s: float = 0.0
+    last_steps: tuple[str, ...] = ()
+    """The agent's last commands and the start of their output, for the failure message."""
 
 
 def attempt_dir(run_dir: Path, task_id: str, repeat: int) -> Path:
@@ -148,7 +148,17 @@ def run_agent_phase(agent: Agent, attempt: Attempt, secrets: tuple[str, ...] = (
         exit_status=status_value,
         error=error,
         duration_s=_since(start),
+        last_steps=_steps(getattr(outcome, "last_steps", ()), secrets),
     )
+
+
+def _steps(pairs: Any, secrets: tuple[str, ...], width: int = 160) -> tuple[str, ...]:
+    lines = []
+    for pair in pairs or ():
+        command, output = (pair[0], pair[1]) if isinstance(pair, tuple | list) else (pair, "")
+        text = _scrub(f"$ {command}" + (f" → {output}" if output else ""), secrets)
+        lines.append(text if len(text) <= width else text[: width - 1] + "…")
+    return tuple(lines)
 
 
 def _since(start: float) -> float:
@@ -220,34 +230,6 @@ def grade_attempt(
     return result
 
 
-def last_steps(trajectory_path: Path, n: int = 3, width: int = 160) -> list[str]:
-    """The agent's last ``n`` commands and the start of their outputs, from ``trajectory.json``.
-
-    Tolerant of any trajectory shape: it looks for ``steps``/``messages`` lists and shows what it
-    can, since this only decorates a failure message.
-    """
-    try:
-        data = json.loads(trajectory_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    steps = data.get("steps") if isinstance(data, dict) else None
-    if not isinstance(steps, list):
-        steps = data.get("messages") if isinstance(data, dict) else data
-    if not isinstance(steps, list):
-        return []
-    lines = []
-    for step in steps[-n:]:
-        if isinstance(step, dict):
-            action = step.get("command") or step.get("action") or step.get("content") or ""
-            output = step.get("output") or step.get("observation") or ""
-            text = f"$ {action}" + (f" → {output}" if output else "")
-        else:
-            text = str(step)
-        flat = " ".join(str(text).split())
-        lines.append(flat if len(flat) <= width else flat[: width - 1] + "…")
-    return lines
-
-
 class HarnessAgent:
     """The built-in agent: the model (or the oracle) through the sandboxed bash loop.
 
@@ -279,7 +261,7 @@ class HarnessAgent:
         if self.model_config.provider == "oracle":
             from pytest_realfin.scripted import OracleModel
 
-            return OracleModel(self.tasks_dir / spec.id / "solution.py")
+            return OracleModel(self.tasks_dir / spec.id / "solution.py", spec.output.file)
         if self._model is None:
             from pytest_realfin.model import OpenAIModel
 
@@ -292,18 +274,18 @@ class HarnessAgent:
         from pytest_realfin.prompts import build_prompt
         from pytest_realfin.sandbox import make_environment
 
-        limits: dict[str, Any] = {}
+        spec = attempt.spec
+        limits: dict[str, Any] = {"wall_limit_s": float(spec.timeout_seconds)}
         if self.max_turns is not None:
             limits["max_turns"] = self.max_turns
         if self.command_timeout is not None:
-            limits["command_timeout"] = self.command_timeout
+            limits["command_timeout_s"] = self.command_timeout
         config = AgentConfig(**limits)
-        prompt = build_prompt(attempt.spec, lang=attempt.lang, skill_context=attempt.skills.text)
+        prompt = build_prompt(spec, lang=attempt.lang, skill_context=attempt.skills.text)
+        model = self._model_for(spec)
         env = make_environment(self.sandbox, attempt.workspace, attempt.data_dir)  # type: ignore[arg-type]
         try:
-            return run_agent(
-                self._model_for(attempt.spec), env, prompt, config, attempt.trajectory_path
-            )
+            return run_agent(model, env, prompt, config, attempt.trajectory_path, task_id=spec.id)
         finally:
             env.close()
 
