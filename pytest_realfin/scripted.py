@@ -79,11 +79,15 @@ class OracleModel:
 
     It is stateless: the turn is read from the number of assistant messages so far, so one
     instance can serve any number of attempts. It answers in whichever protocol it is asked in.
+
+    Args:
+        solution_path: ``tasks/<id>/solution.py``; its source is sent, never its path.
+        output_file: the task's output file, listed after the run when given.
     """
 
     name = "oracle"
 
-    def __init__(self, solution_path: Path, output_file: str) -> None:
+    def __init__(self, solution_path: Path, output_file: str | None = None) -> None:
         try:
             self.source = solution_path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
@@ -96,7 +100,9 @@ class OracleModel:
         """Turn 1: the solution; later turns: the submit command. Zero tokens, one call."""
         turn = sum(1 for m in messages if m.get("role") == "assistant") + 1
         if turn == 1:
-            command = f"{_heredoc(self.source)}\nls -l -- {shlex.quote(self.output_file)}"
+            command = _heredoc(self.source)
+            if self.output_file:  # shows in the trajectory whether the file was written
+                command += f"\nls -l -- {shlex.quote(self.output_file)}"
         else:
             command = f"echo {SUBMIT_SENTINEL}"
         return bash_reply(command, tools=tools is not None, call_id=f"oracle_{turn}")
