@@ -6,6 +6,7 @@ others::
 
     realfin data build [--out DIR] [--seed N] [--universe N]
     realfin data info DIR
+    realfin grade TASK_ID WORKSPACE [--data DIR] [--tasks DIR] [--verifiers DIR]
 """
 
 from __future__ import annotations
@@ -49,7 +50,9 @@ def _cmd_data_info(args: argparse.Namespace) -> int:
     meta = market.meta
     print(f"data set    {root}")
     if meta:
-        print(f"name        {meta.get('name')} (generator {meta.get('generator_version')}, ", end="")
+        print(
+            f"name        {meta.get('name')} (generator {meta.get('generator_version')}, ", end=""
+        )
         print(f"seed {meta.get('seed')}, universe {meta.get('universe')})")
     print(f"fingerprint {market.fingerprint}")
     print(f"stocks      {len(market.codes)} over {len(market.dates)} sessions ", end="")
@@ -69,7 +72,9 @@ def _add_data_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     data = sub.add_parser("data", help="build or inspect market data sets")
     dsub = data.add_subparsers(dest="data_command", required=True, metavar="{build,info}")
     build = dsub.add_parser("build", help="generate RealFin-Synth (default: into the data cache)")
-    build.add_argument("--out", type=Path, metavar="DIR", help="write DIR/api_cache instead of the cache")
+    build.add_argument(
+        "--out", type=Path, metavar="DIR", help="write DIR/api_cache instead of the cache"
+    )
     build.add_argument("--seed", type=int, default=None, metavar="N", help="generator seed")
     build.add_argument("--universe", type=int, default=None, metavar="N", help="number of stocks")
     build.set_defaults(func=_cmd_data_build)
@@ -78,11 +83,52 @@ def _add_data_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     info.set_defaults(func=_cmd_data_info)
 
 
+def _cmd_grade(args: argparse.Namespace) -> int:
+    import json
+
+    from pytest_realfin.verify import grade_workspace
+
+    report = grade_workspace(
+        args.task_id,
+        args.workspace,
+        data_dir=args.data,
+        tasks_dir=args.tasks,
+        verifiers_dir=args.verifiers,
+    )
+    print(json.dumps(report, ensure_ascii=False, indent=2))
+    return 0 if report["success"] else 1
+
+
+def _add_grade_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    grade = sub.add_parser(
+        "grade", help="re-score a workspace; print the predicates as JSON (exit 1 = fail)"
+    )
+    grade.add_argument("task_id", metavar="TASK_ID", help="e.g. task_22_bullish_sandwich")
+    grade.add_argument(
+        "workspace", type=Path, metavar="WORKSPACE", help="the folder holding the output file"
+    )
+    grade.add_argument(
+        "--data", type=Path, metavar="DIR", help="api_cache folder (default: the embedded data)"
+    )
+    grade.add_argument(
+        "--tasks",
+        type=Path,
+        default=Path("tasks"),
+        metavar="DIR",
+        help="tasks folder (default ./tasks)",
+    )
+    grade.add_argument(
+        "--verifiers", type=Path, metavar="DIR", help="verifiers folder (default: next to --tasks)"
+    )
+    grade.set_defaults(func=_cmd_grade)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the top-level parser with every registered subcommand."""
     parser = argparse.ArgumentParser(prog="realfin", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_data_commands(sub)
+    _add_grade_command(sub)
     return parser
 
 
@@ -99,4 +145,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-

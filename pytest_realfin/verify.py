@@ -24,6 +24,7 @@ __all__ = [
     "VerifierSet",
     "classify",
     "grade_text",
+    "grade_workspace",
     "read_output",
 ]
 
@@ -209,3 +210,44 @@ class VerifierSet:
             checked.pop("file_created", None)
             predicates.update(checked)
         return Grade(predicates=predicates, failure_class=classify(predicates))
+
+
+def grade_workspace(
+    task_id: str,
+    workspace: Path,
+    *,
+    data_dir: Path | None = None,
+    tasks_dir: Path = Path("tasks"),
+    verifiers_dir: Path | None = None,
+) -> dict[str, Any]:
+    """Re-score an existing workspace (``realfin grade``): the verdict as a JSON-able dict.
+
+    Args:
+        task_id: the task whose output contract and verifier apply.
+        workspace: the folder holding the output file.
+        data_dir: the ``api_cache`` the agent saw (default: the embedded default data set).
+        tasks_dir: where ``<task_id>/task.yaml`` lives.
+        verifiers_dir: where ``<task_id>.py`` lives (default: ``verifiers/`` next to ``tasks_dir``).
+
+    Raises:
+        TaskSpecError: the task file is missing or malformed.
+        VerifierError: the verifier is missing or broken.
+    """
+    from pytest_realfin.market import Market, default_dataset
+    from pytest_realfin.spec import load_task
+
+    spec = load_task(tasks_dir / task_id / "task.yaml")
+    if not workspace.is_dir():
+        msg = f"workspace={str(workspace)!r} is not a folder; pass the attempt's workspace folder"
+        raise VerifierError(msg)
+    market = Market.load(data_dir if data_dir is not None else default_dataset())
+    verifiers = VerifierSet(verifiers_dir or tasks_dir.parent / "verifiers")
+    grade = verifiers.grade(spec.id, workspace / spec.output.file, market)
+    return {
+        "task_id": spec.id,
+        "workspace": str(workspace),
+        "output_file": spec.output.file,
+        "success": grade.success,
+        "failure_class": grade.failure_class,
+        "predicates": {name: p.model_dump(mode="json") for name, p in grade.predicates.items()},
+    }
