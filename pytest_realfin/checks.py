@@ -32,6 +32,7 @@ __all__ = [
     "find_prefixed_code",
     "parse_output",
     "plain_code",
+    "render",
     "text_lines",
 ]
 
@@ -265,6 +266,24 @@ def check_values(observed: Sequence[Sequence[str]], expected: Expected) -> Predi
     if bad:
         return Predicate(ok=False, detail="; ".join(bad[:3]), kind="answer")
     return Predicate(ok=True, detail=f"{compared} values match within tolerance", kind="answer")
+
+
+def render(expected: Expected) -> str:
+    """The output file that follows the contract for ``expected`` exactly (numbers rounded).
+
+    Tests derive their wrong outputs from it; it is never written into a workspace.
+    """
+    contract = expected.contract
+    if not expected.rows and contract.no_result_line is not None:
+        return contract.no_result_line + "\n"
+    lines = [",".join(contract.columns)] if contract.header else []
+    for row in expected.rows:
+        cells = []
+        for column, value in zip(contract.columns, row, strict=True):
+            places = contract.decimals.get(column, 6)
+            cells.append(f"{value:.{places}f}" if isinstance(value, float) else str(value))
+        lines.append(",".join(cells))
+    return "\n".join(lines) + "\n"
 
 
 def check_table(text: str, expected: Expected) -> dict[str, Predicate]:

@@ -54,7 +54,14 @@ def _t01(
 
 _T01 = (
     _t01("t01_hit", "hit", -0.035, (0.12, 3.5), count=2, note="every condition on day 11"),
-    _t01("t01_no_oversold", "decoy", -0.008, (0.12, 3.5), note="RSI14 never below 30"),
+    _t01(
+        "t01_no_oversold",
+        "decoy",
+        -0.007,
+        (0.12, 3.5),
+        calm=((0.001, 0.0, 1.0), (-0.003, 0.0, 1.0)) * 3,
+        note="RSI14 never below 30 (the drift keeps MA5 under MA8 until the burst day)",
+    ),
     _t01("t01_volume_1_9x", "decoy", -0.035, (0.12, 1.9), note="burst volume only 1.9x"),
     _t01(
         "t01_ma_cross_early",
@@ -66,9 +73,9 @@ _T01 = (
     ),
 )
 
-# task_03: steady runs over the 10 window sessions give the 5 largest close CVs (about 39, 34, 29,
-# 25, 20 %); the 6th (16 %) is a decoy, and so is a +9 %/-8.3 % zig-zag whose *returns* are the most
-# volatile of all while its closes barely move (CV about 4.6 %).
+# task_03: steady runs over the 10 window sessions give the 5 largest close CVs (about 47, 43, 39,
+# 35, 31 %; ordinary stocks stay below 20 %); the 6th (26 %) is a decoy, and so is a +14 %/-12.3 %
+# zig-zag whose *returns* are the most volatile of all while its closes barely move (CV about 7 %).
 _T03_END = dt.date(2024, 5, 31)
 
 
@@ -86,10 +93,10 @@ def _t03(name: str, role: str, bars: tuple[tuple[float, float, float], ...], not
 _T03 = (
     *(
         _t03(f"t03_hit_{i}", "hit", ((r, 0.0, 1.5),) * 10, f"+{r:.1%} a day: rank {i}")
-        for i, r in enumerate((0.14, 0.12, 0.10, 0.085, 0.07), start=1)
+        for i, r in enumerate((0.17, 0.155, 0.14, 0.125, 0.11), start=1)
     ),
-    _t03("t03_sixth", "decoy", ((0.055, 0.0, 1.5),) * 10, "+5.5 % a day: rank 6"),
-    _t03("t03_zigzag", "decoy", ((0.09, 0.0, 1.5), (-0.083, 0.0, 1.5)) * 5, "return-vol trap"),
+    _t03("t03_sixth", "decoy", ((0.09, 0.0, 1.5),) * 10, "+9 % a day: rank 6"),
+    _t03("t03_zigzag", "decoy", ((0.14, 0.0, 1.5), (-0.123, 0.0, 1.5)) * 5, "return-vol trap"),
 )
 
 # task_22: an uptrend (MA5 > MA10 > MA20), then D1 +3.5 %, D2 -0.5 % bearish, D3 +3.5 % engulfing,
