@@ -1,8 +1,8 @@
 """The ``realfin`` console script.
 
-Subcommands register themselves on the top-level parser through small ``_add_*`` functions, each setting
-``func`` to its handler, so new commands (``grade``, ``compare``, ``show``) slot in without touching the
-others::
+Subcommands register themselves on the top-level parser through small ``_add_*`` functions, each
+setting ``func`` to its handler, so new commands (``grade``, ``compare``, ``show``) slot in without
+touching the others::
 
     realfin data build [--out DIR] [--seed N] [--universe N]
     realfin data info DIR

@@ -23,7 +23,10 @@ HIT_BARS = (
 )
 HIT = Plant("task_demo", "demo_hit", "hit", END, HIT_BARS, count=2)
 DECOY = Plant(
-    "task_demo", "demo_decoy", "decoy", END,
+    "task_demo",
+    "demo_decoy",
+    "decoy",
+    END,
     (HIT_BARS[0], PlantBar(-0.02, open_gap=0.01, vol_mult=1.8), HIT_BARS[2]),
     note="day 2 falls more than 1 %",
 )

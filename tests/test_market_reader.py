@@ -18,8 +18,21 @@ from pytest_realfin.errors import DataError, MissingDataError
 from pytest_realfin.market import Market, build_dataset
 
 SEED, N = 11, 20
-ORIGINAL_13 = ["date", "code", "open", "high", "low", "close", "preclose", "volume", "amount",
-               "turn", "pctChg", "tradestatus", "isST"]
+ORIGINAL_13 = [
+    "date",
+    "code",
+    "open",
+    "high",
+    "low",
+    "close",
+    "preclose",
+    "volume",
+    "amount",
+    "turn",
+    "pctChg",
+    "tradestatus",
+    "isST",
+]
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +41,11 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_same_seed_same_bytes_across_processes(tiny: Path, tmp_path: Path) -> None:
@@ -67,7 +83,9 @@ def test_thirteen_column_cache(tiny: Path, tmp_path: Path) -> None:
         df.to_csv(daily / p.name, index=False)
     m = Market.load(tmp_path / "api_cache", use_cache=False)
     assert len(m.codes) == 5 and m.dates[0] >= pd.Timestamp("2023-01-03")
-    assert {"daily:peTTM", "daily:pbMRQ", "profit", "min30", "universe", "etf:sz159929"} <= set(m.missing)
+    assert {"daily:peTTM", "daily:pbMRQ", "profit", "min30", "universe", "etf:sz159929"} <= set(
+        m.missing
+    )
     assert m.panel("close").notna().to_numpy().mean() > 0.8
     m.require("daily:close", "daily:turn")
     with pytest.raises(MissingDataError, match="peTTM"):

@@ -94,17 +94,38 @@ def test_suspensions_st_listings_delistings(default_market: Market) -> None:
     assert (first_row[late] == uni.loc[late, "ipoDate"]).all()
     gone = uni.index[uni["status"] == 0]
     assert len(gone) >= 2
-    assert (m.panel("tradestatus")[gone].apply(lambda s: s.last_valid_index()) < uni.loc[gone, "outDate"]).all()
+    assert (
+        m.panel("tradestatus")[gone].apply(lambda s: s.last_valid_index())
+        < uni.loc[gone, "outDate"]
+    ).all()
 
 
 def test_names_match_sectors(default_market: Market) -> None:
     ind = default_market.industry
-    words = {"芯片": "半导体", "微电子": "半导体", "集成电路": "半导体", "半导体": "半导体",
-             "锂": "新能源", "电池": "新能源", "医药": "医药", "软件": "软件", "传媒": "传媒"}
+    words = {
+        "芯片": "半导体",
+        "微电子": "半导体",
+        "集成电路": "半导体",
+        "半导体": "半导体",
+        "锂": "新能源",
+        "电池": "新能源",
+        "医药": "医药",
+        "软件": "软件",
+        "传媒": "传媒",
+    }
     for word, sector in words.items():
         hits = ind[ind["code_name"].str.contains(word)]
         assert (hits["sector"] == sector).all(), word
-    assert set(ind["sector"]) == {"医药", "半导体", "新能源", "消费电子", "软件", "传媒", "消费", "其他"}
+    assert set(ind["sector"]) == {
+        "医药",
+        "半导体",
+        "新能源",
+        "消费电子",
+        "软件",
+        "传媒",
+        "消费",
+        "其他",
+    }
 
 
 def test_pe_follows_point_in_time_eps(default_market: Market) -> None:
@@ -136,7 +157,10 @@ def test_chinext_index_follows_constituents(default_market: Market) -> None:
     idx = m.index("sz.399006")["close"].pct_change().iloc[1:]
     basket = (w * r).sum(axis=1).iloc[1:]
     assert idx.corr(basket) > 0.95
-    assert m.index("sz.399006")["close"].pct_change().corr(m.index("sh.000001")["close"].pct_change()) > 0.3
+    assert (
+        m.index("sz.399006")["close"].pct_change().corr(m.index("sh.000001")["close"].pct_change())
+        > 0.3
+    )
 
 
 def test_etfs_bond_and_lithium(default_market: Market) -> None:
@@ -182,8 +206,14 @@ def test_min30_adds_up(default_market: Market) -> None:
         assert (bars["time"].str.len() == 17).all()
         g = bars.groupby("date")
         daily = pd.DataFrame(
-            {"open": g["open"].first(), "high": g["high"].max(), "low": g["low"].min(),
-             "close": g["close"].last(), "volume": g["volume"].sum(), "amount": g["amount"].sum()}
+            {
+                "open": g["open"].first(),
+                "high": g["high"].max(),
+                "low": g["low"].min(),
+                "close": g["close"].last(),
+                "volume": g["volume"].sum(),
+                "amount": g["amount"].sum(),
+            }
         )
         assert (g.size() == 8).all()
         for f in daily.columns:

@@ -1,9 +1,10 @@
 """Build the default data set once per machine, safely under concurrent pytest-xdist workers.
 
-The data set lives in ``$REALFIN_DATA_CACHE`` (or the user cache dir) in a folder keyed by the generator
-version, the plant digest, the seed and the universe size. The first process to arrive takes a file lock,
-builds into a temporary folder next to the target, and renames it into place; everyone else waits on the
-lock and then finds the finished folder. A half-written folder is never visible under the final name.
+The data set lives in ``$REALFIN_DATA_CACHE`` (or the user cache dir) in a folder keyed by the
+generator version, the plant digest, the seed and the universe size. The first process to arrive
+takes a file lock, builds into a temporary folder next to the target, and renames it into place;
+everyone else waits on the lock and then finds the finished folder. A half-written folder is never
+visible under the final name.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The XSHG trading calendar and the price-limit regime of ChiNext.
 
-Everything in the synthetic market is indexed by exchange sessions, so the calendar is the one place that
-knows about weekends and Chinese holidays. ``exchange_calendars`` is slow to build a calendar (~0.5 s), so
-the sessions of the whole supported span are computed once per process.
+Everything in the synthetic market is indexed by exchange sessions, so the calendar is the one place
+that knows about weekends and Chinese holidays. ``exchange_calendars`` is slow to build a calendar
+(~0.5 s), so the sessions of the whole supported span are computed once per process.
 """
 
 from __future__ import annotations

@@ -61,8 +61,8 @@ def _locate(path: Path, arrow_msg: str) -> DataError:
                         float(value)
                     except ValueError:
                         return DataError(
-                            f"{path}: line {lineno}: column {name!r} has {value[:40]!r}, expected a "
-                            "number or a blank; the file is corrupt, rebuild it"
+                            f"{path}: line {lineno}: column {name!r} has {value[:40]!r}, "
+                            "expected a number or a blank; the file is corrupt, rebuild it"
                         )
     except UnicodeDecodeError as exc:
         return DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); rebuild it")
@@ -72,7 +72,7 @@ def _locate(path: Path, arrow_msg: str) -> DataError:
 def read_columns(
     path: Path, expected_rows: int | None = None, header: tuple[str, ...] | None = None
 ) -> dict[str, np.ndarray]:
-    """Read a CSV into column arrays: text columns as object arrays, the rest float64 with NaN blanks.
+    """Read a CSV into column arrays: text as objects, the rest float64 (blank -> NaN).
 
     Args:
         path: the CSV file.

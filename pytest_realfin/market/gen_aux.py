@@ -1,7 +1,7 @@
 """Indices, index constituents, ETFs and their holdings, the bond yield and the lithium future.
 
-sz.399006 and the equity ETFs are computed from their members' bars (fixed weights between reviews), so they
-follow their holdings exactly; the broad indices and the bond ETF follow the common factors.
+sz.399006 and the equity ETFs are computed from their members' bars (fixed weights between reviews),
+so they follow their holdings exactly; the broad indices and the bond ETF follow the common factors.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ __all__ = ["Bars", "make_bars"]
 
 @dataclass(frozen=True)
 class Bars:
-    """Daily bars, (T, N) float panels in CNY / shares; NaN where a stock has no row or a blank field."""
+    """Daily bars, (T, N) float panels (CNY, shares); NaN for no row or a blank field."""
 
     open: np.ndarray
     high: np.ndarray
@@ -35,7 +35,7 @@ class Bars:
 def _closes(lat: Latent) -> np.ndarray:
     price = lat.base_price[None, :] * np.cumprod(1.0 + lat.ret, axis=0)
     floor = np.maximum(1.0, 3.0 / price.min(axis=0))
-    return price * floor * 100.0  # cents, unrounded
+    return np.asarray(price * floor * 100.0)  # cents, unrounded
 
 
 def _plant(price: np.ndarray, cents: np.ndarray, lat: Latent, pb: PlantedBar) -> None:
@@ -55,7 +55,7 @@ def _plant(price: np.ndarray, cents: np.ndarray, lat: Latent, pb: PlantedBar) ->
 
 
 def _fix_limits(cents: np.ndarray, lat: Latent, frozen: np.ndarray) -> None:
-    """Pull closes that rounding pushed past the limit back onto it (a fixed point, usually 1-2 passes)."""
+    """Pull closes that rounding pushed past the limit back onto it (a fixed point)."""
     for _ in range(50):
         prev = cents[:-1]
         lim = lat.lim[1:]

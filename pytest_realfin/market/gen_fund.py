@@ -1,8 +1,8 @@
-"""Point-in-time fundamentals (quarterly reports, dividends) and the daily valuation ratios they imply.
+"""Point-in-time fundamentals (quarterly reports, dividends) and the valuation ratios they imply.
 
-Reports are drawn so that the trailing P/E stays in a realistic band: EPS at each quarter end is the close
-divided by a slowly drifting target P/E (negative for loss makers). A report is known from its ``pubDate``
-on, and the daily ``peTTM`` uses the latest report published on or before the session.
+Reports are drawn so that the trailing P/E stays in a realistic band: EPS at each quarter end is the
+close divided by a slowly drifting target P/E (negative for loss makers). A report is known from its
+``pubDate`` on, and the daily ``peTTM`` uses the latest report published on or before the session.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """30-minute bars for 2024 that add up to the daily bars, and daily large-order money flow.
 
-Each traded day is split into 8 bars along a Brownian bridge from the open to the close, kept inside the
-day's range; one bar touches the day's high and one its low. Volumes follow the usual U shape and sum to
-the daily volume exactly; amounts are scaled to sum to the daily amount.
+Each traded day is split into 8 bars along a Brownian bridge from the open to the close, kept inside
+the day's range; one bar touches the day's high and one its low. Volumes follow the usual U shape
+and sum to the daily volume exactly; amounts are scaled to sum to the daily amount.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def make_min30(rng: np.random.Generator, dates: pd.DatetimeIndex, bars: Bars) ->
 def make_moneyflow(
     rng: np.random.Generator, bars: Bars, sigma: np.ndarray
 ) -> dict[str, np.ndarray]:
-    """Large and extra-large order buy/sell amounts (CNY), net flow leaning with the day's return."""
+    """Large and extra-large order buy/sell amounts (CNY); net flow leans with the return."""
     t_len, n = bars.close.shape
     amount = np.nan_to_num(bars.amount)
     ret = np.nan_to_num(bars.close / bars.preclose - 1.0)

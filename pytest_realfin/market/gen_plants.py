@@ -53,9 +53,9 @@ def assign_plants(
 ) -> dict[str, tuple[int, ...]]:
     """Choose ``count`` distinct ordinary stocks for each plant (column indices), deterministically.
 
-    Eligible: listed 250+ sessions before the plant, not delisted within 30 sessions after it, not ST in
-    the 60 sessions before through 10 after, not suspended in the 30 sessions before through 10 after,
-    never sz.300750, and not already carrying another plant.
+    Eligible: listed 250+ sessions before the plant, not delisted within 30 sessions after it, not
+    ST in the 60 sessions before through 10 after, not suspended in the 30 sessions before through
+    10 after, never sz.300750, and not already carrying another plant.
 
     Raises:
         ConfigError: duplicate plant names, a bad end date, or too few eligible stocks.
@@ -86,8 +86,9 @@ def assign_plants(
         pool = np.flatnonzero(ok)
         if pool.size < p.count:
             msg = (
-                f"plant {p.name!r} ({p.task_id}): needs {p.count} eligible stocks, found {pool.size} "
-                f"in a universe of {n}; build with a larger --universe or lower the plant's count"
+                f"plant {p.name!r} ({p.task_id}): needs {p.count} eligible stocks, "
+                f"found {pool.size} in a universe of {n}; build with a larger --universe "
+                "or lower the plant's count"
             )
             raise ConfigError(msg)
         chosen = np.sort(rng.choice(pool, size=p.count, replace=False))

@@ -1,9 +1,10 @@
-"""Synthetic daily bars: a factor model with stochastic volatility, fat tails and ChiNext price limits.
+"""Synthetic returns: a factor model with stochastic volatility, fat tails and ChiNext limits.
 
-Returns are market + sector + lithium-future loading + idiosyncratic parts. Each part's log-volatility is an
-AR(1) process (volatility clustering) driving Student-t shocks (fat tails), plus rare jumps that produce
-limit-up/limit-down days. Everything is computed on whole (sessions x stocks) arrays; the AR(1) recursions are
-evaluated as FFT convolutions, so no Python loop runs per session.
+Returns are market + sector + lithium-future loading + idiosyncratic parts. Each part's
+log-volatility is an AR(1) process (volatility clustering) driving Student-t shocks (fat tails),
+plus rare jumps that produce limit-up/limit-down days. Everything is computed on whole (sessions x
+stocks) arrays; the AR(1) recursions are evaluated as FFT convolutions, so no Python loop runs per
+session.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ __all__ = ["Factors", "Latent", "ar1", "limit_cents", "make_factors", "make_late
 
 
 def ar1(eps: np.ndarray, phi: float, burn: int = 400) -> np.ndarray:
-    """Return x with x[t] = phi * x[t-1] + eps[t] along axis 0, via FFT convolution (x[-burn] = 0)."""
+    """Return x with x[t] = phi * x[t-1] + eps[t] along axis 0 (FFT convolution)."""
     t_len = eps.shape[0]
     k = np.arange(t_len + burn)
     kernel = phi**k
@@ -37,7 +38,7 @@ def ar1(eps: np.ndarray, phi: float, burn: int = 400) -> np.ndarray:
 def _sv_shocks(
     rng: np.random.Generator, shape: tuple[int, ...], phi: float, sd: float, df: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Unit-scale stochastic-volatility shocks: (shock, vol multiplier), both shaped like ``shape``."""
+    """Unit-scale stochastic-volatility shocks: (shock, vol multiplier) shaped ``shape``."""
     h = ar1(rng.normal(0.0, sd * np.sqrt(1 - phi**2), size=shape), phi)
     vol = np.exp(h - sd**2)  # E[vol^2] = 1
     z = rng.standard_t(df, size=shape) / np.sqrt(df / (df - 2))
@@ -45,7 +46,7 @@ def _sv_shocks(
 
 
 def limit_cents(pre_cents: np.ndarray, frac: np.ndarray | float, sign: int) -> np.ndarray:
-    """Limit price in cents for a previous close in cents: round-half-up of preclose x (1 ± frac)."""
+    """Limit price in cents for a previous close in cents: round-half-up of pre x (1 ± frac)."""
     return np.floor(pre_cents * (1.0 + sign * np.asarray(frac)) + 0.5 + 1e-7)
 
 
@@ -79,7 +80,7 @@ def make_factors(rng: np.random.Generator, t1: int) -> Factors:
 
 @dataclass(frozen=True)
 class Latent:
-    """Unrounded return panel and its volatility state, T+1 rows (row 0 = session before the range)."""
+    """Unrounded return panel and its volatility state, T+1 rows (row 0: the day before)."""
 
     ret: np.ndarray  # (T+1, N) close-to-close returns before limits
     vol: np.ndarray  # (T+1, N) idiosyncratic vol multiplier (1 on average)

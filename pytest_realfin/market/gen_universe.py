@@ -1,7 +1,7 @@
 """Synthetic ChiNext universe: codes, names, sectors, listing/delisting, ST spells and suspensions.
 
-Event masks are drawn before any price, so plant assignment (which must avoid suspended or ST stocks) can be
-computed cheaply without generating the market.
+Event masks are drawn before any price, so plant assignment (which must avoid suspended or ST
+stocks) can be computed cheaply without generating the market.
 """
 
 from __future__ import annotations
@@ -113,14 +113,14 @@ def _spells(
             start = int(rng.integers(lo[i], hi[i] - 1))
             length = int(min(rng.geometric(1.0 / mean_len), 40, hi[i] - start))
             mask[start : start + length, i] = True
-            spells.append((i, start, length))
+            spells.append((int(i), start, length))
     return mask, spells
 
 
 def make_universe(rng: np.random.Generator, dates: pd.DatetimeIndex, n: int) -> Universe:
     """Draw the universe for ``n`` stocks over the sessions ``dates``."""
     t_len = len(dates)
-    n_new = int(round(0.18 * (n - 1)))
+    n_new = round(0.18 * (n - 1))
     old, new = _codes(rng, n, n_new)
     code_nums = [*old, 300750, *new]
     order = np.argsort(code_nums, kind="stable")
@@ -159,7 +159,7 @@ def make_universe(rng: np.random.Generator, dates: pd.DatetimeIndex, n: int) -> 
     out_date = [""] * n
     st = np.zeros((t_len, n), dtype=bool)
     eligible = np.flatnonzero((ipo < 0) & (np.arange(n) != catl))
-    n_out = max(1, int(round(0.02 * n))) if eligible.size else 0
+    n_out = max(1, round(0.02 * n)) if eligible.size else 0
     for i in rng.choice(eligible, size=min(n_out, eligible.size), replace=False):
         o = int(rng.integers(int(0.45 * t_len), t_len - 40))
         out[i] = o
@@ -168,7 +168,7 @@ def make_universe(rng: np.random.Generator, dates: pd.DatetimeIndex, n: int) -> 
 
     # ST spells for about 5 % of the others, some lasting to the end of the range.
     others = np.flatnonzero((out == t_len) & (np.arange(n) != catl))
-    for i in rng.choice(others, size=max(1, int(round(0.05 * n))), replace=False):
+    for i in rng.choice(others, size=max(1, round(0.05 * n)), replace=False):
         start = (
             int(rng.integers(max(ipo[i], 0) + 250, t_len - 60))
             if ipo[i] < t_len - 320

@@ -1,8 +1,8 @@
 """RealFin-Synth: the deterministic synthetic ChiNext market, as in-memory arrays.
 
-``generate`` draws every component from its own seeded stream (so a plant changes only the stocks it is
-placed on), in the order universe -> factors -> returns -> bars (+ plants) -> fundamentals -> indices/ETFs ->
-intraday and money flow. The writer turns the result into the RealFin cache layout.
+``generate`` draws every component from its own seeded stream (so a plant changes only the stocks it
+is placed on), in the order universe -> factors -> returns -> bars (+ plants) -> fundamentals ->
+indices/ETFs -> intraday and money flow. The writer turns the result into the RealFin cache layout.
 """
 
 from __future__ import annotations

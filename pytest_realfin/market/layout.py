@@ -43,5 +43,5 @@ ETF_CODES = ("sz159915", "sz159929", "sz159813", "sz159642", "sh511010")
 
 
 def etf_file(code: str) -> str:
-    """File name of an ETF's Tencent daily file, e.g. ``sz159915_day_qfq_20200102_20260331.json``."""
+    """File name of an ETF's Tencent daily file, e.g. ``sz159915_day_qfq_<range>.json``."""
     return f"{code}_day_qfq_20200102_20260331.json"

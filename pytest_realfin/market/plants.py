@@ -1,12 +1,13 @@
 """Planted situations: scripted runs of bars that tasks need to exist in the synthetic market.
 
-A task whose answer would otherwise be empty (or trivially full) declares *plants*: a run of bars, ending on a
-given session, that satisfies every condition of the task (role ``hit``) or all but one (role ``decoy``). The
-generator puts each plant on ``count`` ordinary stocks, chosen deterministically from the seed, and rewrites
-those bars so the rest of the series stays continuous (later closes scale with the planted run).
+A task whose answer would otherwise be empty (or trivially full) declares *plants*: a run of bars,
+ending on a given session, that satisfies every condition of the task (role ``hit``) or all but one
+(role ``decoy``). The generator puts each plant on ``count`` ordinary stocks, chosen
+deterministically from the seed, and rewrites those bars so the rest of the series stays continuous
+(later closes scale with the planted run).
 
-Plants are ordinary bars in ordinary files: nothing in the data marks them. Only the project's own tests may
-ask where they went, through :func:`pytest_realfin.market.generator.plant_assignments`.
+Plants are ordinary bars in ordinary files: nothing in the data marks them. Only the project's own
+tests may ask where they went, through :func:`pytest_realfin.market.generator.plant_assignments`.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ class PlantBar:
         open_gap: open / previous close - 1.
         up_wick: high = max(open, close) * (1 + up_wick), clipped to the limit-up price.
         down_wick: low = min(open, close) * (1 - down_wick), clipped to the limit-down price.
-        vol_mult: volume = vol_mult x the stock's baseline (mean volume of the 20 traded sessions before
+        vol_mult: volume = vol_mult x the stock's baseline (mean volume of the 20 traded sessions
+        before
             the plant's first bar).
     """
 
@@ -55,10 +57,10 @@ class Plant:
         task_id: the task that needs it (e.g. ``task_22_bullish_sandwich``).
         name: unique name inside the registry (used by tests to find the assignment).
         role: ``hit`` satisfies every condition of the task; ``decoy`` violates exactly one.
-        end: the session of the last bar; the bars occupy the last ``len(bars)`` sessions ending here.
-        bars: the scripted bars, oldest first.
-        count: how many distinct stocks get this plant.
-        note: what the plant is for (which condition a decoy breaks), for people reading the registry.
+        end: the session of the last bar; the bars occupy the last ``len(bars)`` sessions ending
+        here. bars: the scripted bars, oldest first. count: how many distinct stocks get this plant.
+        note: what the plant is for (which condition a decoy breaks), for people reading the
+        registry.
     """
 
     task_id: str
@@ -72,14 +74,14 @@ class Plant:
     def __post_init__(self) -> None:
         if not self.bars or self.count < 1 or self.role not in ("hit", "decoy"):
             msg = (
-                f"Plant {self.name!r}: bars={len(self.bars)}, count={self.count}, role={self.role!r}; "
-                "expected at least one bar, count >= 1 and role 'hit' or 'decoy'"
+                f"Plant {self.name!r}: bars={len(self.bars)}, count={self.count}, "
+                f"role={self.role!r}; expected >= 1 bar, count >= 1 and role 'hit' or 'decoy'"
             )
             raise ValueError(msg)
 
 
 def plant_digest(plants: tuple[Plant, ...]) -> str:
-    """Return a sha256 hex digest of the plant specs (order-independent); part of the data cache key."""
+    """Return a sha256 hex digest of the plant specs (order-independent); keys the data cache."""
     h = hashlib.sha256()
     for p in sorted(plants, key=lambda q: (q.task_id, q.name)):
         h.update(repr(p).encode())

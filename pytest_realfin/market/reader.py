@@ -1,10 +1,11 @@
 """``Market``: one reader for any cache in the RealFin layout, synthetic or real.
 
-Daily stock files become (dates x codes) float64 panels, one per column; auxiliary tables are read lazily on
-first use. A real cache may lack columns or whole datasets (the original had 13 columns and no fundamentals):
-``missing`` names what is absent and ``require`` raises ``MissingDataError`` naming the file or column.
-Parsed panels are cached as ``.npz`` under the data cache directory, keyed by the files' names, sizes and
-modification times, so a second load skips CSV parsing.
+Daily stock files become (dates x codes) float64 panels, one per column; auxiliary tables are read
+lazily on
+first use. A real cache may lack columns or whole datasets (the original had 13 columns and no
+fundamentals): ``missing`` names what is absent and ``require`` raises ``MissingDataError`` naming
+the file or column. Parsed panels are cached as ``.npz`` under the data cache directory, keyed by
+the files' names, sizes and modification times, so a second load skips CSV parsing.
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ class Market(AuxReader):
         dates: sessions present in any daily file (tz-naive ``DatetimeIndex``).
         codes: stock codes such as ``sz.300750``, sorted.
         fields: daily columns that at least one stock file has.
-        missing: names of absent columns (``daily:peTTM``) and datasets (``profit``, ``min30``, ...).
-        fingerprint: sha256 identifying the data (from ``DATASET.json`` when present).
+        missing: names of absent columns (``daily:peTTM``) and datasets (``profit``, ``min30``,
+        ...). fingerprint: sha256 identifying the data (from ``DATASET.json`` when present).
     """
 
     def __init__(
@@ -71,15 +72,16 @@ class Market(AuxReader):
         """Read ``api_cache`` (the folder holding ``baostock/``), using the array cache if allowed.
 
         Raises:
-            DataError: the folder is not a RealFin cache, or a file is corrupt or truncated (the message
+            DataError: the folder is not a RealFin cache, or a file is corrupt or truncated (the
+            message
                 names the file and line).
         """
         root = Path(api_cache)
         daily = sorted(p for p in root.glob("baostock/daily_qfq_*") if p.is_dir())
         if not daily:
             msg = (
-                f"{root}: no baostock/daily_qfq_*/ folder; expected an api_cache folder in the RealFin "
-                "layout (build one with `realfin data build`)"
+                f"{root}: no baostock/daily_qfq_*/ folder; expected an api_cache "
+                "folder in the RealFin layout (build one with `realfin data build`)"
             )
             raise DataError(msg)
         files = sorted(daily[0].glob("*.csv"))
@@ -117,7 +119,7 @@ class Market(AuxReader):
             try:
                 days = np.asarray(cols["date"], dtype="datetime64[D]")
             except ValueError as exc:
-                msg = f"{p}: a 'date' value is not YYYY-MM-DD ({exc}); the file is corrupt, rebuild it"
+                msg = f"{p}: a 'date' value is not YYYY-MM-DD ({exc}); rebuild the file"
                 raise DataError(msg) from exc
             if days.size > 1 and not (np.diff(days.astype(np.int64)) > 0).all():
                 bad = int(np.flatnonzero(np.diff(days.astype(np.int64)) <= 0)[0]) + 3
@@ -148,12 +150,10 @@ class Market(AuxReader):
         try:
             npz.parent.mkdir(parents=True, exist_ok=True)
             tmp = npz.with_name(f"{npz.stem}.{os.getpid()}.tmp.npz")
-            np.savez(
-                tmp,
-                __dates=self.dates.values.astype("datetime64[D]"),
-                __codes=np.array(self.codes),
-                **self._panels,
-            )
+            arrays = dict(self._panels)
+            arrays["__dates"] = self.dates.values.astype("datetime64[D]")
+            arrays["__codes"] = np.array(self.codes)
+            np.savez(tmp, **arrays)  # type: ignore[arg-type]
             tmp.replace(npz)
         except OSError:
             pass  # a read-only cache dir only costs speed
@@ -174,8 +174,8 @@ class Market(AuxReader):
 
     @property
     def traded(self) -> pd.DataFrame:
-        """Bool (dates x codes): the stock traded (``tradestatus == 1``, or no such column) and has a close."""
-        close = self._panels["close"] if "close" in self._panels else None
+        """Bool (dates x codes): traded (``tradestatus == 1`` if present) and has a close."""
+        close = self._panels.get("close")
         if close is None:
             self.require("daily:close")
             raise AssertionError  # pragma: no cover
@@ -212,7 +212,8 @@ class Market(AuxReader):
         absent = [n for n in needs if n in self.missing]
         unknown = [n for n in needs if n not in self.missing and not self._known(n)]
         if unknown:
-            msg = f"Market.require: unknown data names {unknown}; expected names like {self._examples()}"
+            msg = f"Market.require: unknown data names {unknown}; "
+            msg += f"expected names like {self._examples()}"
             raise ConfigError(msg)
         if absent:
             what = "; ".join(_describe(n) for n in absent)

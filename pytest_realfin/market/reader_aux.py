@@ -140,7 +140,7 @@ class AuxReader:
         return self._csv(f"holdings:{code}")
 
     def etf(self, code: str) -> pd.DataFrame:
-        """Tencent daily bars of an ETF (``sz159915`` ...): open, close, high, low, volume (lots)."""
+        """Tencent daily bars of an ETF (``sz159915``): open, close, high, low, volume (lots)."""
         need = f"etf:{code}"
         if need not in self._tables:
             path = self._path(need)
@@ -150,7 +150,7 @@ class AuxReader:
                 arr = np.array([r[1:6] for r in rows], dtype=np.float64)
                 days = pd.DatetimeIndex([r[0] for r in rows], name="date")
             except (OSError, ValueError, TypeError, IndexError, AttributeError) as exc:
-                msg = f"{path}: not a Tencent day file ({exc}); expected {{'qfqday': [[date, o, c, h, l, v]]}}"
+                msg = f"{path}: not a Tencent day file ({exc}); expected a 'qfqday' list"
                 raise DataError(msg) from exc
             cols = ["open", "close", "high", "low", "volume"]
             self._tables[need] = pd.DataFrame(arr, index=days, columns=cols)

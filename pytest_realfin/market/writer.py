@@ -1,7 +1,7 @@
 """Write a generated market in the RealFin cache layout (see the project's DATA.md).
 
-CSV files are written with pyarrow (fixed decimals via decimal types, blanks as empty fields), so the bytes
-depend only on the values: the same seed, version and universe give byte-identical files.
+CSV files are written with pyarrow (fixed decimals via decimal types, blanks as empty fields), so
+the bytes depend only on the values: the same seed, version and universe give byte-identical files.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +50,7 @@ def _col(x: np.ndarray | pd.Series, kind: str) -> pa.Array:
     return pc.cast(pc.round(a, dec), pa.decimal128(22, dec), safe=False)
 
 
-def _csv_bytes(cols: dict[str, tuple[np.ndarray | pd.Series, str]]) -> bytes:
+def _csv_bytes(cols: Mapping[str, tuple[np.ndarray | pd.Series, str]]) -> bytes:
     table = pa.table({k: _col(v, kind) for k, (v, kind) in cols.items()})
     buf = io.BytesIO()
     buf.write((",".join(cols) + "\n").encode())
@@ -78,7 +79,7 @@ class _Out:
         return info
 
     def csv(
-        self, rel: str, cols: dict[str, tuple[np.ndarray | pd.Series, str]]
+        self, rel: str, cols: Mapping[str, tuple[np.ndarray | pd.Series, str]]
     ) -> dict[str, int | str]:
         rows = len(next(iter(cols.values()))[0])
         return self.put(rel, _csv_bytes(cols), rows)
