@@ -1,0 +1,304 @@
+"""The pilot verifiers on the default data: wrong outputs get the right failure class, plants land.
+
+Every wrong output is derived from the rendered expected answer, which is computed from the data;
+no answer is written down here.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pytest_realfin.checks import Expected, plain_code, render
+from pytest_realfin.market.generator import plant_assignments
+from pytest_realfin.market.plant_specs import TASK_PLANTS
+from pytest_realfin.spec import load_task
+from pytest_realfin.verify import classify
+
+ROOT = Path(__file__).resolve().parents[1]
+PILOTS = ("task_01_macd_rsi_filter", "task_03_volatility_ranking", "task_22_bullish_sandwich")
+
+
+def verifier(task_id: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        f"_v_{task_id}", ROOT / "verifiers" / f"{task_id}.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def answers(default_market: Any) -> dict[str, Expected]:
+    return {t: verifier(t).expected(default_market) for t in PILOTS}
+
+
+@pytest.fixture(scope="module")
+def planted() -> dict[str, tuple[str, ...]]:
+    return {
+        name: tuple(plain_code(c) for c in codes) for name, codes in plant_assignments().items()
+    }
+
+
+def decoys(task_id: str, planted: dict[str, tuple[str, ...]]) -> list[str]:
+    return [c for p in TASK_PLANTS[task_id] if p.role == "decoy" for c in planted[p.name]]
+
+
+def hits(task_id: str, planted: dict[str, tuple[str, ...]]) -> list[str]:
+    return [c for p in TASK_PLANTS[task_id] if p.role == "hit" for c in planted[p.name]]
+
+
+# --------------------------------------------------------------------------- wrong outputs
+Mutation = Callable[[Expected, dict[str, tuple[str, ...]], Any], str]
+
+
+def _lines(answer: Expected) -> list[str]:
+    return render(answer).splitlines()
+
+
+def _with_rows(answer: Expected, rows: list[tuple[Any, ...]]) -> str:
+    return render(Expected(contract=answer.contract, rows=tuple(rows)))
+
+
+def no_result(answer: Expected, planted: Any, market: Any) -> str:
+    return (answer.contract.no_result_line or "无符合条件的股票") + "\n"
+
+
+def fabricated(answer: Expected, planted: Any, market: Any) -> str:
+    pool = sorted({plain_code(c) for c in market.codes} - set(answer.codes))
+    rng = np.random.default_rng(0)
+    fake = sorted(rng.choice(pool, size=len(answer.rows), replace=False).tolist())
+    rows = [(code, *row[1:]) for code, row in zip(fake, answer.rows, strict=True)]
+    return _with_rows(answer, rows)
+
+
+def one_missing(answer: Expected, planted: Any, market: Any) -> str:
+    return _with_rows(answer, list(answer.rows[:-1]))
+
+
+def decoy_added(answer: Expected, planted: dict[str, tuple[str, ...]], market: Any) -> str:
+    task = next(t for t in PILOTS if answer.contract.file == load_spec(t).output.file)
+    decoy = decoys(task, planted)[0]
+    rows = list(answer.rows)
+    if answer.contract.max_rows is not None and len(rows) >= answer.contract.max_rows:
+        rows = rows[:-1]  # keep the row cap: swap the decoy in for the last row
+    rows.append((decoy, *answer.rows[0][1:]))
+    if "code ascending" in answer.contract.ordering:
+        rows.sort(key=lambda r: str(r[0]))
+    return _with_rows(answer, rows)
+
+
+def value_off(answer: Expected, planted: Any, market: Any) -> str:
+    contract = answer.contract
+    column = next(iter(contract.tolerances))
+    k = contract.columns.index(column)
+    bump = 3 * contract.tolerances[column] + 10.0 ** -contract.decimals[column]
+    row = list(answer.rows[0])
+    row[k] = float(row[k]) + bump
+    return _with_rows(answer, [tuple(row), *answer.rows[1:]])
+
+
+def reordered(answer: Expected, planted: Any, market: Any) -> str:
+    return _with_rows(answer, list(reversed(answer.rows)))
+
+
+def sz_prefix(answer: Expected, planted: Any, market: Any) -> str:
+    return re.sub(r"^(30[01]\d{3})", r"sz.\1", render(answer), flags=re.M)
+
+
+def fenced(answer: Expected, planted: Any, market: Any) -> str:
+    return "```text\n" + render(answer) + "```\n"
+
+
+def header_flipped(answer: Expected, planted: Any, market: Any) -> str:
+    lines = _lines(answer)
+    if answer.contract.header:
+        return "\n".join(lines[1:]) + "\n"
+    return "code\n" + "\n".join(lines) + "\n"
+
+
+def too_many_rows(answer: Expected, planted: Any, market: Any) -> str:
+    extra = (decoys(PILOTS[1], planted)[0], *answer.rows[0][1:])
+    return _with_rows(answer, [*answer.rows, extra])
+
+
+CASES: dict[str, Mutation] = {
+    "no_result": no_result,
+    "fabricated": fabricated,
+    "one_missing": one_missing,
+    "decoy_added": decoy_added,
+    "value_off": value_off,
+    "reordered": reordered,
+    "sz_prefix": sz_prefix,
+    "fenced": fenced,
+    "header_flipped": header_flipped,
+    "too_many_rows": too_many_rows,
+}
+EXPECTED_CLASS = {
+    "no_result": "wrong_answer",
+    "fabricated": "wrong_answer",
+    "one_missing": "wrong_answer",
+    "decoy_added": "wrong_answer",
+    "value_off": "wrong_answer",
+    "reordered": "wrong_answer",
+    "sz_prefix": "invalid_output",
+    "fenced": "invalid_output",
+    "header_flipped": "invalid_output",
+    "too_many_rows": "invalid_output",
+}
+APPLIES = {
+    PILOTS[0]: [c for c in CASES if c not in ("value_off", "too_many_rows")],
+    PILOTS[1]: list(CASES),
+    PILOTS[2]: [c for c in CASES if c != "too_many_rows"],
+}
+# Task 03 allows no empty answer, so its no-result line breaks the contract.
+OVERRIDE = {(PILOTS[1], "no_result"): "invalid_output"}
+
+
+def load_spec(task_id: str) -> Any:
+    return load_task(ROOT / "tasks" / task_id / "task.yaml")
+
+
+@pytest.mark.parametrize("task_id", PILOTS)
+def test_rendered_expected_answer_passes(task_id: str, answers: dict[str, Expected]) -> None:
+    answer = answers[task_id]
+    assert len(answer.rows) >= 2, "the default data must give a non-trivial answer"
+    preds = verifier(task_id).check(render(answer), answer)
+    assert classify(preds) is None, preds
+
+
+@pytest.mark.parametrize(
+    ("task_id", "case"), [(t, c) for t in PILOTS for c in APPLIES[t]], ids=lambda x: str(x)
+)
+def test_wrong_output_is_rejected_with_its_class(
+    task_id: str,
+    case: str,
+    answers: dict[str, Expected],
+    planted: dict[str, tuple[str, ...]],
+    default_market: Any,
+) -> None:
+    answer = answers[task_id]
+    text = CASES[case](answer, planted, default_market)
+    assert text != render(answer)
+    preds = verifier(task_id).check(text, answer)
+    failing = {k: p.detail for k, p in preds.items() if not p.ok}
+    assert classify(preds) == OVERRIDE.get((task_id, case), EXPECTED_CLASS[case]), failing
+
+
+@pytest.mark.parametrize("task_id", PILOTS)
+def test_verifier_constants_match_the_task_text(task_id: str) -> None:
+    module, spec = verifier(task_id), load_spec(task_id)
+    window = getattr(module, "WINDOW", None) or (module.WINDOW_START, module.CUTOFF)
+    assert window[1] == spec.cutoff.isoformat()
+    for text in (spec.prompt.zh, spec.prompt.en):
+        assert window[0] in text
+        assert window[1] in text
+        if spec.output.no_result_line:
+            assert spec.output.no_result_line in text
+        if spec.output.header:
+            assert ",".join(spec.output.columns) in text
+
+
+@pytest.mark.parametrize("task_id", PILOTS)
+@given(data=st.one_of(st.binary(max_size=400), st.text(max_size=400)))
+def test_arbitrary_output_never_raises_never_passes(
+    task_id: str, data: bytes | str, answers: dict[str, Expected]
+) -> None:
+    text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
+    preds = verifier_cache(task_id).check(text, answers[task_id])
+    assert classify(preds) in ("invalid_output", "wrong_answer")
+
+
+_MODULES: dict[str, ModuleType] = {}
+
+
+def verifier_cache(task_id: str) -> ModuleType:
+    if task_id not in _MODULES:
+        _MODULES[task_id] = verifier(task_id)
+    return _MODULES[task_id]
+
+
+# --------------------------------------------------------------------------- plants
+def test_task01_plants(default_market: Any, planted: dict[str, tuple[str, ...]]) -> None:
+    module = verifier(PILOTS[0])
+    qualifying = module.qualifying(default_market)
+    assert set(hits(PILOTS[0], planted)) <= set(qualifying)
+    assert not set(decoys(PILOTS[0], planted)) & set(qualifying)
+    cond = module.conditions(default_market)
+    cond = {k: v.rename(columns=plain_code) for k, v in cond.items()}
+
+    def col(name: str, code: str) -> np.ndarray:
+        return cond[name][code].to_numpy(dtype=bool)
+
+    for code in hits(PILOTS[0], planted):
+        assert col("macd_cross", code).any()
+        assert (col("rsi_signal", code) & col("volume_burst", code) & col("ma_cross", code)).any()
+    # Each decoy breaks exactly one condition; the other two same-day ones meet on a day.
+    (no_oversold,) = planted["t01_no_oversold"]
+    assert not col("rsi_signal", no_oversold).any()
+    assert (col("volume_burst", no_oversold) & col("ma_cross", no_oversold)).any()
+    assert col("macd_cross", no_oversold).any()
+    (weak,) = planted["t01_volume_1_9x"]
+    assert (col("rsi_signal", weak) & col("ma_cross", weak)).any()
+    assert not (col("rsi_signal", weak) & col("volume_burst", weak)).any()
+    assert col("macd_cross", weak).any()
+    (early,) = planted["t01_ma_cross_early"]
+    assert (col("rsi_signal", early) & col("volume_burst", early)).any()
+    assert col("ma_cross", early).any()
+    assert not (col("rsi_signal", early) & col("ma_cross", early)).any()
+    assert col("macd_cross", early).any()
+
+
+def test_task03_plants(default_market: Any, planted: dict[str, tuple[str, ...]]) -> None:
+    module = verifier(PILOTS[1])
+    ranked = list(module.ranking(default_market).index)
+    hit_names = [f"t03_hit_{i}" for i in range(1, 6)]
+    assert ranked[:5] == [planted[n][0] for n in hit_names]
+    assert ranked[5] == planted["t03_sixth"][0]
+    # The zig-zag decoy has the most volatile *returns* of all but a close CV far from the top 5.
+    (zig,) = planted["t03_zigzag"]
+    close = default_market.panel("close").loc["2024-05-17":"2024-05-31"]
+    ret_std = close.pct_change().iloc[1:].std().rename(index=plain_code)
+    assert ret_std.idxmax() == zig
+    assert ranked.index(zig) > 5
+
+
+D22_BROKEN = {
+    "t22_day2_drop": "day2",
+    "t22_day2_up": "day2",
+    "t22_volume": "volume",
+    "t22_engulf": "engulfing",
+    "t22_ma_order": "trend",
+    "t22_early": "in_window",
+}
+
+
+def test_task22_plants(
+    default_market: Any, planted: dict[str, tuple[str, ...]], answers: dict[str, Expected]
+) -> None:
+    module = verifier(PILOTS[2])
+    got = {str(r[0]): r for r in answers[PILOTS[2]].rows}
+    assert set(hits(PILOTS[2], planted)) <= set(got)
+    assert not set(decoys(PILOTS[2], planted)) & set(got)
+    (twice,) = planted["t22_hit_twice"]
+    assert got[twice][1] == "2024-03-22", "the later of two patterns is reported"
+    cond = module.conditions(default_market)
+    plants = {p.name: p for p in TASK_PLANTS[PILOTS[2]]}
+    for name, broken in D22_BROKEN.items():
+        (code,) = planted[name]
+        day = plants[name].end.isoformat()
+        flags = {
+            c: bool(cond[c].rename(columns=plain_code).loc[day, code]) for c in module.CONDITIONS
+        }
+        assert [c for c, ok in flags.items() if not ok] == [broken], (name, flags)
