@@ -1,4 +1,4 @@
-"""The planting mechanism: planted bars appear exactly, decoys differ in one bar, nothing else moves."""
+"""The planting mechanism: planted bars appear exactly, decoys differ in one bar."""
 
 from __future__ import annotations
 
@@ -47,7 +47,8 @@ def _window(m: Market) -> np.ndarray:
 
 def test_planted_bars_appear_exactly(planted: Market) -> None:
     where = plant_assignments(SEED, N, PLANTS)
-    assert len(where["demo_hit"]) == 2 and len(where["demo_decoy"]) == 1
+    assert len(where["demo_hit"]) == 2
+    assert len(where["demo_decoy"]) == 1
     assert not set(where["demo_hit"]) & set(where["demo_decoy"])
     rows = _window(planted)
     for name, bars in (("demo_hit", HIT.bars), ("demo_decoy", DECOY.bars)):

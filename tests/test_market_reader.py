@@ -69,7 +69,8 @@ def test_warm_cache_gives_the_same_panels(tiny: Path) -> None:
     cold = Market.load(tiny, use_cache=False)
     Market.load(tiny)
     warm = Market.load(tiny)
-    assert warm.codes == cold.codes and warm.dates.equals(cold.dates)
+    assert warm.codes == cold.codes
+    assert warm.dates.equals(cold.dates)
     for f in cold.fields:
         assert np.array_equal(warm.panel(f).to_numpy(), cold.panel(f).to_numpy(), equal_nan=True)
 
@@ -82,7 +83,8 @@ def test_thirteen_column_cache(tiny: Path, tmp_path: Path) -> None:
         df = df[df["date"] >= "2023-01-01"][ORIGINAL_13]
         df.to_csv(daily / p.name, index=False)
     m = Market.load(tmp_path / "api_cache", use_cache=False)
-    assert len(m.codes) == 5 and m.dates[0] >= pd.Timestamp("2023-01-03")
+    assert len(m.codes) == 5
+    assert m.dates[0] >= pd.Timestamp("2023-01-03")
     assert {"daily:peTTM", "daily:pbMRQ", "profit", "min30", "universe", "etf:sz159929"} <= set(
         m.missing
     )
@@ -90,7 +92,7 @@ def test_thirteen_column_cache(tiny: Path, tmp_path: Path) -> None:
     m.require("daily:close", "daily:turn")
     with pytest.raises(MissingDataError, match="peTTM"):
         m.require("daily:close", "daily:peTTM")
-    with pytest.raises(MissingDataError, match="profit_quarterly.csv"):
+    with pytest.raises(MissingDataError, match=r"profit_quarterly\.csv"):
         m.require("profit")
     with pytest.raises(MissingDataError, match="peTTM"):
         m.panel("peTTM")
@@ -154,12 +156,16 @@ def test_default_dataset_builds_once(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(cache, "build_dataset", fake_build)
     first = cache.default_dataset(seed=1, universe=30)
     second = cache.default_dataset(seed=1, universe=30)
-    assert first == second and first.is_dir() and calls == [1]
+    assert first == second
+    assert first.is_dir()
+    assert calls == [1]
     assert not list(tmp_path.glob("*.tmp-*"))
 
 
 def test_cli_info(tiny: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["data", "info", str(tiny)]) == 0
     out = capsys.readouterr().out
-    assert "fingerprint" in out and "min30" in out and "MB" in out
+    assert "fingerprint" in out
+    assert "min30" in out
+    assert "MB" in out
     assert main(["data", "info", str(tiny.parent / "nowhere")]) == 2

@@ -1,4 +1,4 @@
-"""Realism of the default RealFin-Synth data set (400 stocks, default seed), via the session fixture."""
+"""Realism of the default RealFin-Synth data set (400 stocks, default seed)."""
 
 from __future__ import annotations
 
@@ -58,7 +58,8 @@ def test_price_limits(default_market: Market, returns: pd.DataFrame) -> None:
     up = np.floor(pre * 100 * (1 + lim) + 0.5 + 1e-7) / 100
     dn = np.floor(pre * 100 * (1 - lim) + 0.5 + 1e-7) / 100
     ok = np.isfinite(returns.to_numpy())
-    assert (close[ok] <= up[ok] + 1e-9).all() and (close[ok] >= dn[ok] - 1e-9).all()
+    assert (close[ok] <= up[ok] + 1e-9).all()
+    assert (close[ok] >= dn[ok] - 1e-9).all()
     hit = (np.abs(close - up) < 0.005) | (np.abs(close - dn) < 0.005)
     rate = hit[ok].mean()
     assert 0.002 <= rate <= 0.03, rate
@@ -68,7 +69,9 @@ def test_ohlc_and_preclose_consistent(default_market: Market) -> None:
     m = default_market
     t = m.traded.to_numpy()
     o, h, lo, c = (m.panel(f).to_numpy()[t] for f in ("open", "high", "low", "close"))
-    assert (lo <= np.minimum(o, c)).all() and (h >= np.maximum(o, c)).all() and (lo > 0).all()
+    assert (lo <= np.minimum(o, c)).all()
+    assert (h >= np.maximum(o, c)).all()
+    assert (lo > 0).all()
     pre, pct = m.panel("preclose").to_numpy(), m.panel("pctChg").to_numpy()
     close = m.panel("close")
     assert np.nanmax(np.abs(pre * (1 + pct / 100) - m.panel("close").to_numpy())) <= 0.01
