@@ -6,11 +6,8 @@ per-test records that ride on the reports, prints the summary and writes results
 
 from __future__ import annotations
 
-import datetime as dt
 import os
-import re
-from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +18,6 @@ from pytest_realfin.errors import ConfigError, MissingDataError
 from pytest_realfin.items import NO_MODEL_REASON, TaskFile, TaskItem
 from pytest_realfin.results import TaskResult
 from pytest_realfin.runner import (
-    MODES,
     Agent,
     AgentRun,
     Attempt,
@@ -33,30 +29,13 @@ from pytest_realfin.runner import (
     grade_attempt,
     run_agent_phase,
 )
+from pytest_realfin.settings import OPTIONS, Lookup, Settings, dest, parse_settings
 from pytest_realfin.summary import Summary
 from pytest_realfin.verify import VerifierSet
 
-__all__ = ["Settings", "settings_key"]
+__all__ = ["RealfinReporter", "realfin_task", "settings_key"]
 
 _WORKERINPUT_RUN_DIR = "realfin_run_dir"
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The plugin's options after validation (CLI over ini over default)."""
-
-    model: str | None
-    model_config: Any
-    mode: str
-    lang: str
-    data_dir: Path | None
-    run_dir: Path
-    repeats: int
-    sandbox: str
-    max_turns: int | None
-    command_timeout: float | None
-    tasks_dir: Path
-    verifiers_dir: Path
 
 
 settings_key = pytest.StashKey[Settings]()
@@ -65,137 +44,40 @@ reporter_key = pytest.StashKey["RealfinReporter"]()
 result_key = pytest.StashKey[TaskResult]()
 reported_key = pytest.StashKey[bool]()
 
-# noun, metavar, help; every option --realfin-<noun> has the ini key realfin_<noun with _>.
-_OPTIONS = (
-    ("model", "NAME", "model to benchmark: a registry name (e.g. oracle, qwen3.5-35b-a3b) or any "
-     "name with --realfin-base-url; without it task items are skipped"),
-    ("base-url", "URL", "OpenAI-compatible base URL (overrides the registry entry)"),
-    ("api-key-env", "VAR", "environment variable holding the API key (never the key itself)"),
-    ("registry", "FILE", "a model registry YAML layered over the shipped one"),
-    ("lang", "zh|en", "prompt language (default zh)"),
-    ("mode", "MODE", "baseline (default), bayesian-full or bayesian-incremental"),
-    ("data", "DIR", "market-data api_cache folder (default: the embedded synthetic data set)"),
-    ("run-dir", "DIR", "run directory (default realfin-results/<model>/<mode>/<timestamp>)"),
-    ("repeats", "N", "attempts per task (default 1)"),
-    ("sandbox", "auto|bwrap|local", "where agent commands run (default auto)"),
-    ("max-turns", "N", "agent turn limit per attempt"),
-    ("command-timeout", "SECONDS", "timeout of one agent command"),
-    ("tasks", "DIR", "tasks folder (default <rootdir>/tasks)"),
-    ("verifiers", "DIR", "verifiers folder (default: verifiers/ next to the tasks folder)"),
-)  # fmt: skip
-
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     """Register ``--realfin-*`` options and their ``realfin_*`` ini keys."""
     group = parser.getgroup("realfin", "RealFin-Bench agent evaluation")
-    for noun, metavar, text in _OPTIONS:
-        dest = "realfin_" + noun.replace("-", "_")
-        group.addoption(f"--realfin-{noun}", dest=dest, metavar=metavar, default=None, help=text)
-        parser.addini(dest, f"{text} (ini form of --realfin-{noun})", type="string", default="")
+    for noun, metavar, text in OPTIONS:
+        name = dest(noun)
+        group.addoption(f"--realfin-{noun}", dest=name, metavar=metavar, default=None, help=text)
+        parser.addini(name, f"{text} (ini form of --realfin-{noun})", type="string", default="")
 
 
-def _raw(config: pytest.Config, noun: str) -> tuple[str | None, str]:
-    """The value of an option and where it came from (for error messages)."""
-    dest = "realfin_" + noun.replace("-", "_")
-    value = config.getoption(dest)
-    if value is not None:
-        return str(value), f"--realfin-{noun}"
-    ini = str(config.getini(dest) or "").strip()
-    return (ini or None), f"ini {dest}"
+def _lookup(config: pytest.Config) -> Lookup:
+    def lookup(noun: str) -> tuple[str | None, str, Path]:
+        value = config.getoption(dest(noun))
+        if value is not None:
+            return str(value), f"--realfin-{noun}", config.invocation_params.dir
+        ini = str(config.getini(dest(noun)) or "").strip()
+        base = config.inipath.parent if config.inipath else config.rootpath
+        return (ini or None), f"ini {dest(noun)}", base
 
-
-def _choice(config: pytest.Config, noun: str, choices: tuple[str, ...], default: str) -> str:
-    value, where = _raw(config, noun)
-    if value is None:
-        return default
-    if value not in choices:
-        msg = f"{where}={value!r} is not one of {', '.join(choices)}; pick one"
-        raise pytest.UsageError(msg)
-    return value
-
-
-def _number(config: pytest.Config, noun: str, kind: Callable[[str], Any]) -> Any:
-    value, where = _raw(config, noun)
-    if value is None:
-        return None
-    try:
-        number = kind(value)
-    except ValueError:
-        number = None
-    if number is None or number <= 0:
-        msg = f"{where}={value!r} is not a positive {kind.__name__}; pass e.g. {where}=3"
-        raise pytest.UsageError(msg)
-    return number
-
-
-def _path(config: pytest.Config, noun: str, *, must_exist: bool) -> Path | None:
-    value, where = _raw(config, noun)
-    if value is None:
-        return None
-    base = config.invocation_params.dir if where.startswith("--") else config.rootpath
-    path = (base / Path(value).expanduser()).resolve()
-    if must_exist and not path.exists():
-        msg = f"{where}={value!r}: {path} does not exist; pass an existing path"
-        raise pytest.UsageError(msg)
-    return path
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "model"
-
-
-def _run_dir(config: pytest.Config, model: str | None, mode: str) -> Path:
-    workerinput = getattr(config, "workerinput", None)
-    if workerinput is not None and _WORKERINPUT_RUN_DIR in workerinput:
-        return Path(workerinput[_WORKERINPUT_RUN_DIR])
-    explicit = _path(config, "run-dir", must_exist=False)
-    if explicit is not None:
-        return explicit
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = config.rootpath / "realfin-results" / _slug(model or "none") / mode
-    run_dir, n = base / stamp, 1
-    while run_dir.exists():
-        n += 1
-        run_dir = base / f"{stamp}-{n}"
-    return run_dir
+    return lookup
 
 
 def _settings(config: pytest.Config) -> Settings:
     """Validate every option once; a bad value is a one-line ``UsageError`` naming the fix."""
-    mode = _choice(config, "mode", MODES, "baseline")
-    lang = _choice(config, "lang", ("zh", "en"), "zh")
-    sandbox = _choice(config, "sandbox", ("auto", "bwrap", "local"), "auto")
-    model, _ = _raw(config, "model")
-    model_config = None
-    if model is not None:
-        from pytest_realfin.registry import resolve_model
-
-        registry = _path(config, "registry", must_exist=True)
-        try:
-            model_config = resolve_model(
-                model,
-                base_url=_raw(config, "base-url")[0],
-                api_key_env=_raw(config, "api-key-env")[0],
-                registry_path=registry,
-            )
-        except ConfigError as exc:
-            raise pytest.UsageError(str(exc)) from None
-    tasks_dir = _path(config, "tasks", must_exist=True) or config.rootpath / "tasks"
-    verifiers = _path(config, "verifiers", must_exist=True) or tasks_dir.parent / "verifiers"
-    return Settings(
-        model=model,
-        model_config=model_config,
-        mode=mode,
-        lang=lang,
-        data_dir=_path(config, "data", must_exist=True),
-        run_dir=_run_dir(config, model, mode),
-        repeats=_number(config, "repeats", int) or 1,
-        sandbox=sandbox,
-        max_turns=_number(config, "max-turns", int),
-        command_timeout=_number(config, "command-timeout", float),
-        tasks_dir=tasks_dir.resolve(),
-        verifiers_dir=verifiers.resolve(),
-    )
+    workerinput = getattr(config, "workerinput", {})
+    run_dir = workerinput.get(_WORKERINPUT_RUN_DIR)
+    try:
+        return parse_settings(
+            _lookup(config),
+            rootpath=config.rootpath,
+            run_dir=Path(run_dir) if run_dir else None,
+        )
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -305,7 +187,7 @@ def realfin_workspace(
     item = _item(request)
     folder = attempt_dir(realfin_settings.run_dir, item.spec.id, item.repeat) / "workspace"
     workspace = fresh_workspace(folder)
-    prepare_workspace(workspace, item.spec, realfin_data, lang=realfin_settings.lang)  # type: ignore[arg-type]
+    prepare_workspace(workspace, item.spec, realfin_data, lang=realfin_settings.lang)
     return workspace
 
 
@@ -364,7 +246,7 @@ def realfin_attempt(
         workspace=realfin_workspace,
         attempt_dir=realfin_workspace.parent,
         data_dir=realfin_data,
-        lang=realfin_settings.lang,  # type: ignore[arg-type]
+        lang=realfin_settings.lang,
         skills=realfin_skills,
     )
     run = run_agent_phase(realfin_agent, attempt, _secrets(realfin_settings))
