@@ -101,8 +101,8 @@ def plain_code(code: str) -> str:
 
 
 def text_lines(text: str) -> list[str]:
-    """The non-blank lines of ``text``, right-stripped (CRLF and trailing spaces do not matter)."""
-    return [line.rstrip() for line in text.splitlines() if line.strip()]
+    """The non-blank lines of ``text``, right-stripped; CRLF, a BOM and trailing blanks are ignored."""
+    return [line.rstrip() for line in text.removeprefix("\ufeff").splitlines() if line.strip()]
 
 
 def find_fence(lines: Sequence[str]) -> int | None:

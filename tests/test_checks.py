@@ -55,9 +55,10 @@ def test_rendered_answer_passes() -> None:
         GOOD.replace("\n", "\r\n"),
         GOOD + "\n\n",
         GOOD.replace(",", ", "),
+        "\ufeff" + GOOD,
         "code,day1_date,ratio\n300001,2024-03-01,1.234\n301002,2024-03-05,2.5\n",
     ],
-    ids=["crlf", "trailing-blank-lines", "spaces-after-commas", "more-or-fewer-decimals"],
+    ids=["crlf", "trailing-blank-lines", "spaces-after-commas", "bom", "more-or-fewer-decimals"],
 )
 def test_harmless_variations_pass(text: str) -> None:
     assert outcome(text) is None
