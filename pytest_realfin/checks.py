@@ -101,7 +101,7 @@ def plain_code(code: str) -> str:
 
 
 def text_lines(text: str) -> list[str]:
-    """The non-blank lines of ``text``, right-stripped; CRLF, a BOM and trailing blanks are ignored."""
+    """Non-blank lines of ``text``, right-stripped; CRLF, a BOM and trailing blanks are ignored."""
     return [line.rstrip() for line in text.removeprefix("\ufeff").splitlines() if line.strip()]
 
 
