@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -22,7 +23,7 @@ from pytest_realfin.checks import Expected, plain_code, render
 from pytest_realfin.market.generator import plant_assignments
 from pytest_realfin.market.plant_specs import TASK_PLANTS
 from pytest_realfin.spec import load_task
-from pytest_realfin.verify import classify
+from pytest_realfin.verify import classify, read_output
 
 ROOT = Path(__file__).resolve().parents[1]
 PILOTS = ("task_01_macd_rsi_filter", "task_03_volatility_ranking", "task_22_bullish_sandwich")
@@ -215,8 +216,13 @@ def test_verifier_constants_match_the_task_text(task_id: str) -> None:
 def test_arbitrary_output_never_raises_never_passes(
     task_id: str, data: bytes | str, answers: dict[str, Expected]
 ) -> None:
-    text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
-    preds = verifier_cache(task_id).check(text, answers[task_id])
+    raw = data if isinstance(data, bytes) else data.encode("utf-8", errors="surrogatepass")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "out.txt"
+        path.write_bytes(raw)
+        text, preds = read_output(path)  # what the harness does: size cap, BOM, UTF-8 check
+    if text is not None:
+        preds.update(verifier_cache(task_id).check(text, answers[task_id]))
     assert classify(preds) in ("invalid_output", "wrong_answer")
 
 
