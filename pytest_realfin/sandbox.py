@@ -7,6 +7,7 @@ killed when it ends or times out, so nothing an agent leaves behind outlives its
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import os
@@ -52,17 +53,8 @@ _BASH = shutil.which("bash") or "/bin/bash"
 # `ulimit -f` before exec'ing the real shell: one exec is cheaper than a preexec_fn (which forces a
 # full fork of the pytest process) and is safe with threads.
 _WRAPPER = 'ulimit -f "$1" || exit 125; exec "$2" -c "$3"'
-_ETC_FILES = (
-    "passwd",
-    "group",
-    "nsswitch.conf",
-    "ld.so.cache",
-    "ld.so.conf",
-    "ld.so.conf.d",
-    "alternatives",
-    "localtime",
-    "mime.types",
-)
+_ETC_FILES = ("passwd", "group", "nsswitch.conf", "ld.so.cache", "localtime", "mime.types")
+"""Copied into the sandbox's /etc (with the ``alternatives`` links): names, libraries, time zone."""
 
 
 class UnsandboxedWarning(UserWarning):
@@ -261,6 +253,40 @@ class BwrapEnvironment:
         self._closed = True
 
 
+def _etc_stage() -> Path:
+    """A private copy of the few /etc entries commands need, made once per process.
+
+    One bind mount of this folder costs less than one per file (each mount is a measurable part of
+    a sandboxed command's start-up) and shows nothing else of the host's /etc.
+    """
+    stage = _make_etc_stage(os.getpid())  # per pid: a forked child must not share the parent's
+    if not stage.is_dir():  # removed under us (a tmp cleaner): make a new one
+        _make_etc_stage.cache_clear()
+        stage = _make_etc_stage(os.getpid())
+    return stage
+
+
+def _remove_stage(stage: Path, owner: int) -> None:
+    if os.getpid() == owner:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+@functools.cache
+def _make_etc_stage(pid: int) -> Path:
+    stage = Path(tempfile.mkdtemp(prefix="realfin-etc-"))
+    atexit.register(_remove_stage, stage, pid)
+    for name in _ETC_FILES:
+        with contextlib.suppress(OSError):
+            shutil.copyfile(Path("/etc", name), stage / name)  # follows links (localtime)
+    (stage / "alternatives").mkdir()
+    with contextlib.suppress(OSError):
+        for entry in Path("/etc/alternatives").iterdir():
+            if entry.is_symlink():
+                (stage / "alternatives" / entry.name).symlink_to(entry.readlink())
+    stage.chmod(0o755)
+    return stage
+
+
 def _bwrap_argv(workspace: Path, data_dir: Path) -> list[str]:
     argv = [_BWRAP, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
     argv += ["--hostname", "realfin", "--ro-bind", "/usr", "/usr"]
@@ -270,8 +296,7 @@ def _bwrap_argv(workspace: Path, data_dir: Path) -> list[str]:
             argv += ["--symlink", str(top.readlink()), str(top)]
         elif top.is_dir():
             argv += ["--ro-bind", str(top), str(top)]
-    for name in _ETC_FILES:
-        argv += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    argv += ["--ro-bind", str(_etc_stage()), "/etc"]
     for prefix in _python_prefixes():
         argv += ["--ro-bind", str(prefix), str(prefix)]
     argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]

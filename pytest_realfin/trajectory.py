@@ -31,8 +31,8 @@ TRAJECTORY_SCHEMA_VERSION = 1
 TRAJECTORY_FORMAT = "pytest-realfin-trajectory"
 SECRET_SUFFIXES = ("_KEY", "_TOKEN", "_SECRET")
 """Environment variables whose names end so are treated as secrets."""
-_MIN_SECRET_LEN = 4
-"""Shorter values (``1``, ``on``) would blank out ordinary text and are too weak to be keys."""
+_MIN_SECRET_LEN = 8
+"""Shorter values (``1``, ``true``) would blank out ordinary text and are too weak to be keys."""
 
 
 def secret_values(environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -75,6 +75,27 @@ class Scrubber:
             if needle in value:
                 value = value.replace(needle, shown)
         return value
+
+    def dumps(self, obj: Any) -> str:
+        """``obj`` as scrubbed compact JSON, replacing needles in the encoded text.
+
+        Needles are replaced in their JSON-escaped form, which is how any string containing them is
+        encoded, so nothing is missed; walking the value is the fallback when a replacement would
+        break the document (a digits-only secret inside a number). This keeps the per-step save
+        to the C encoder's speed.
+        """
+        text = json.dumps(obj, ensure_ascii=False)
+        scrubbed = text
+        for needle, shown in self.replacements:
+            encoded = json.dumps(needle, ensure_ascii=False)[1:-1]
+            if encoded in scrubbed:
+                scrubbed = scrubbed.replace(encoded, json.dumps(shown, ensure_ascii=False)[1:-1])
+        if scrubbed != text:
+            try:
+                json.loads(scrubbed)
+            except ValueError:
+                return json.dumps(self.value(obj), ensure_ascii=False)
+        return scrubbed
 
     def value(self, obj: Any) -> Any:
         """A copy of a JSON-able value with every string (keys included) scrubbed."""
@@ -147,7 +168,7 @@ class TrajectoryRecorder:
         """Write the scrubbed trajectory atomically (temp file, then ``os.replace``)."""
         if self.path is None:
             return
-        text = json.dumps(self.scrubber.value(self.data), ensure_ascii=False, indent=1)
+        text = self.scrubber.dumps(self.data)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         tmp.write_text(text + "\n", encoding="utf-8")
         tmp.replace(self.path)

@@ -179,3 +179,20 @@ def test_local_env_is_closed_by_owner(tmp_path: Path) -> None:
     assert isinstance(env, LocalEnvironment)
     env.close()
     env.close()  # idempotent
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@given(value=json_values, secret=st.sampled_from(['sk-"quoted\\key', "12345678", "/host/ws/é"]))
+def test_dumps_equals_walking_the_value(value: Any, secret: str) -> None:
+    scrubber = Scrubber.build({"/host/ws": "/workspace"}, environ={"A_KEY": secret})
+    doc = {"v": value, "s": f"x{secret}y", "n": 123456789, "p": "/host/ws/out"}
+    assert json.loads(scrubber.dumps(doc)) == scrubber.value(doc)
+    assert secret not in json.loads(scrubber.dumps(doc))["s"]
