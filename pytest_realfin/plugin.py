@@ -88,6 +88,12 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[verifiers_key] = VerifierSet(settings.verifiers_dir)
     if settings.model is not None and config.args_source != pytest.Config.ArgsSource.ARGS:
         # `pytest --realfin-model X` means "run the benchmark", not testpaths (the project's tests).
+        if not settings.tasks_dir.is_dir():
+            msg = (
+                f"--realfin-model={settings.model!r}: the tasks folder {settings.tasks_dir} "
+                f"does not exist; pass --realfin-tasks DIR or run from the benchmark's root"
+            )
+            raise pytest.UsageError(msg)
         config.args = [str(settings.tasks_dir)]
         config.args_source = pytest.Config.ArgsSource.ARGS
     if hasattr(config, "workerinput"):
