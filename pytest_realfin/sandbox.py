@@ -12,19 +12,16 @@ import contextlib
 import functools
 import os
 import re
-import select
 import shutil
 import signal
-import subprocess
-import sys
 import tempfile
-import time
 import uuid
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
+from pytest_realfin._process import base_env, python_path_var, python_prefixes, run_capped
 from pytest_realfin.errors import SandboxError
 
 __all__ = [
@@ -44,15 +41,9 @@ SANDBOX_WORKSPACE = "/workspace"
 """The workspace path as the agent sees it, in every environment."""
 DEFAULT_OUTPUT_CAP_BYTES = 64 * 1024 * 1024
 """Largest file a command may write (``RLIMIT_FSIZE``); stdout counts as a file too."""
-_READ_CAP_BYTES = 512 * 1024
-"""Head and tail kept from a command's output; the agent truncates far below this anyway."""
 
 EnvironmentKind = Literal["auto", "bwrap", "local"]
 _BWRAP = "/usr/bin/bwrap"
-_BASH = shutil.which("bash") or "/bin/bash"
-# `ulimit -f` before exec'ing the real shell: one exec is cheaper than a preexec_fn (which forces a
-# full fork of the pytest process) and is safe with threads.
-_WRAPPER = 'ulimit -f "$1" || exit 125; exec "$2" -c "$3"'
 _ETC_FILES = ("passwd", "group", "nsswitch.conf", "ld.so.cache", "localtime", "mime.types")
 """Copied into the sandbox's /etc (with the ``alternatives`` links): names, libraries, time zone."""
 
@@ -90,119 +81,12 @@ class Environment(Protocol):
         ...
 
 
-def _base_env(home: str, path: str, marker: str | None = None) -> dict[str, str]:
-    # Rebuilt from nothing: API keys and the user's settings never reach the agent.
-    env = {
-        "PATH": path,
-        "HOME": home,
-        "LANG": "C.UTF-8",
-        "LC_ALL": "C.UTF-8",
-        "TERM": "dumb",
-        "PAGER": "cat",
-        "MANPAGER": "cat",
-        "LESS": "-R",
-        "PIP_PROGRESS_BAR": "off",
-        "TQDM_DISABLE": "1",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTHONUNBUFFERED": "1",
-        "MPLCONFIGDIR": "/tmp/matplotlib",
-        # xdist runs several agents per core: one BLAS thread each keeps them from thrashing.
-        "OPENBLAS_NUM_THREADS": "1",
-        "OMP_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        "NUMEXPR_NUM_THREADS": "1",
-    }
-    if marker is not None:
-        env["REALFIN_SANDBOX_ID"] = marker
-    return env
-
-
-def _python_prefixes() -> tuple[Path, ...]:
-    prefixes = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}
-    return tuple(sorted(p for p in prefixes if not p.is_relative_to("/usr")))
-
-
-def _python_path_var() -> str:
-    bins = [str(p / "bin") for p in (Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve())]
-    return ":".join(dict.fromkeys([*bins, "/usr/local/bin", "/usr/bin", "/bin"]))
-
-
 def _check_dirs(workspace: Path, data_dir: Path) -> tuple[Path, Path]:
     for what, path in (("workspace", workspace), ("data_dir", data_dir)):
         if not path.is_dir():
             msg = f"sandbox: {what}={str(path)!r} is not a directory; create it first"
             raise SandboxError(msg)
     return workspace.resolve(), data_dir.resolve()
-
-
-def _kill_group(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
-
-
-def _wait(proc: subprocess.Popen[bytes], timeout: float) -> bool:
-    """Wait for exit without reaping (so the group id cannot be reused); True if it timed out."""
-    try:
-        fd = os.pidfd_open(proc.pid)
-    except OSError:  # pragma: no cover - kernels before 5.3
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            return True
-        return False
-    try:
-        ready, _, _ = select.select([fd], [], [], max(timeout, 0.0))
-        return not ready
-    finally:
-        os.close(fd)
-
-
-def _read_capped(out: IO[bytes]) -> str:
-    size = out.seek(0, os.SEEK_END)
-    out.seek(0)
-    if size <= 2 * _READ_CAP_BYTES:
-        data = out.read()
-    else:
-        head = out.read(_READ_CAP_BYTES)
-        out.seek(size - _READ_CAP_BYTES)
-        elided = size - 2 * _READ_CAP_BYTES
-        data = head + f"\n[... {elided} bytes not kept ...]\n".encode() + out.read()
-    return data.decode("utf-8", errors="replace")
-
-
-def _run(
-    prefix: list[str],
-    command: str,
-    *,
-    cwd: str,
-    env: dict[str, str],
-    timeout: float,
-    cap_bytes: int,
-) -> tuple[str, int, bool, float]:
-    blocks = str(max(1, cap_bytes // 1024))
-    full = [*prefix, _BASH, "-c", _WRAPPER, "realfin", blocks, _BASH, command]
-    with tempfile.TemporaryFile() as out:
-        start = time.perf_counter()
-        try:
-            proc = subprocess.Popen(
-                full,
-                cwd=cwd,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        except OSError as exc:
-            msg = f"sandbox: cannot start {full[0]!r} ({exc}); check that it is installed"
-            raise SandboxError(msg) from exc
-        try:
-            timed_out = _wait(proc, timeout)
-        finally:
-            _kill_group(proc.pid)
-            returncode = proc.wait()
-        duration = time.perf_counter() - start
-        return _read_capped(out), returncode, timed_out, duration
 
 
 class BwrapEnvironment:
@@ -227,7 +111,7 @@ class BwrapEnvironment:
             mount.unlink()
         mount.mkdir(exist_ok=True)
         self._argv = _bwrap_argv(self.workspace, self.data_dir)
-        self._env = _base_env(SANDBOX_WORKSPACE, _python_path_var())
+        self._env = base_env(SANDBOX_WORKSPACE, python_path_var())
         self._closed = False
 
     def execute(self, command: str, timeout: float) -> ExecResult:
@@ -235,7 +119,7 @@ class BwrapEnvironment:
         if self._closed:
             msg = "sandbox: execute() after close(); create a new environment per attempt"
             raise SandboxError(msg)
-        text, rc, timed_out, duration = _run(
+        text, rc, timed_out, duration = run_capped(
             self._argv,
             command,
             cwd=str(self.workspace),
@@ -297,7 +181,7 @@ def _bwrap_argv(workspace: Path, data_dir: Path) -> list[str]:
         elif top.is_dir():
             argv += ["--ro-bind", str(top), str(top)]
     argv += ["--ro-bind", str(_etc_stage()), "/etc"]
-    for prefix in _python_prefixes():
+    for prefix in python_prefixes():
         argv += ["--ro-bind", str(prefix), str(prefix)]
     argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     argv += ["--bind", str(workspace), SANDBOX_WORKSPACE]
@@ -334,7 +218,7 @@ class LocalEnvironment:
             link.rmdir()  # the empty mount point prepare_workspace made; fails loudly if not empty
         link.symlink_to(self.data_dir, target_is_directory=True)
         self._marker = uuid.uuid4().hex
-        self._env = _base_env(str(self.workspace), _python_path_var(), self._marker)
+        self._env = base_env(str(self.workspace), python_path_var(), self._marker)
         self._closed = False
         data_shown = f"{SANDBOX_WORKSPACE}/api_cache"
         shown = dict.fromkeys((str(data_dir), str(self.data_dir)), data_shown)
@@ -349,7 +233,7 @@ class LocalEnvironment:
         host_ws = str(self.workspace)
         command = _SANDBOX_PATH.sub(lambda _: host_ws, command)
         try:
-            text, rc, timed_out, duration = _run(
+            text, rc, timed_out, duration = run_capped(
                 [],
                 command,
                 cwd=host_ws,

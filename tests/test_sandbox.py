@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import pytest_realfin
-from pytest_realfin import sandbox
+from pytest_realfin import _process, sandbox
 from pytest_realfin.errors import SandboxError
 from pytest_realfin.sandbox import (
     BwrapEnvironment,
@@ -105,7 +105,7 @@ def test_home_is_invisible(bwrap_env: BwrapEnvironment) -> None:
     home = Path.home()
     visible_needed = {
         p.relative_to(home).parts[0]
-        for p in map(Path, sandbox._python_prefixes())
+        for p in map(Path, _process.python_prefixes())
         if p.is_relative_to(home)
     }
     entries = [p.name for p in home.iterdir() if p.name not in visible_needed]
@@ -212,7 +212,7 @@ def test_file_size_is_capped(env: Environment, tmp_path: Path) -> None:
 
 
 def test_captured_output_is_bounded(env: Environment, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sandbox, "_READ_CAP_BYTES", 1000)
+    monkeypatch.setattr(_process, "_READ_CAP_BYTES", 1000)
     result = env.execute("echo BEGIN; head -c 90000 /dev/zero | tr '\\0' a; echo; echo END", 10)
     assert result.output.startswith("BEGIN")
     assert result.output.rstrip().endswith("END")
