@@ -198,7 +198,9 @@ class LocalEnvironment:
     It isolates nothing (the agent can read the repository, the verifiers and the network); it
     exists for machines without a working bubblewrap. Paths are translated both ways so that the
     agent and the trajectory see ``/workspace`` as in the sandbox. Processes are found for cleanup
-    by a marker variable, which an agent that clears its environment can escape. Writes into
+    by a marker variable on a timeout and at ``close()``, so a daemon (``setsid``) started by a
+    command that finished normally lives until the attempt ends; one that clears its environment
+    escapes. Writes into
     ``api_cache/`` reach the shared data: nothing here stops them.
     """
 
@@ -232,16 +234,15 @@ class LocalEnvironment:
             raise SandboxError(msg)
         host_ws = str(self.workspace)
         command = _SANDBOX_PATH.sub(lambda _: host_ws, command)
-        try:
-            text, rc, timed_out, duration = run_capped(
-                [],
-                command,
-                cwd=host_ws,
-                env=self._env,
-                timeout=timeout,
-                cap_bytes=self.output_cap_bytes,
-            )
-        finally:
+        text, rc, timed_out, duration = run_capped(
+            [],
+            command,
+            cwd=host_ws,
+            env=self._env,
+            timeout=timeout,
+            cap_bytes=self.output_cap_bytes,
+        )
+        if timed_out:  # also daemons that left the group (after a normal exit: at close())
             self._kill_marked()
         for host, shown in self._out_paths:
             text = text.replace(host, shown)

@@ -247,11 +247,20 @@ def test_timeout_kills_everything(env: Environment, spawn: str) -> None:
     assert _wait_gone(token) == []
 
 
-def test_nothing_survives_a_finished_command(env: Environment) -> None:
+def test_background_jobs_die_with_a_finished_command(env: Environment) -> None:
     token = f"{2000 + uuid.uuid4().int % 1000}.{uuid.uuid4().int % 10**6}"
-    result = env.execute(f"sleep {token} >/dev/null 2>&1 & setsid sleep {token} & echo started", 10)
+    result = env.execute(f"sleep {token} >/dev/null 2>&1 & echo started", 10)
     assert not result.timed_out
     assert "started" in result.output
+    assert _wait_gone(token) == []
+
+
+def test_daemons_die_at_the_latest_on_close(env: Environment) -> None:
+    token = f"{3000 + uuid.uuid4().int % 1000}.{uuid.uuid4().int % 10**6}"
+    env.execute(f"setsid sleep {token} >/dev/null 2>&1 & echo started", 10)
+    if env.isolated:  # the PID namespace ended with the command
+        assert _wait_gone(token) == []
+    env.close()
     assert _wait_gone(token) == []
 
 
