@@ -54,9 +54,34 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         parser.addini(name, f"{text} (ini form of --realfin-{noun})", type="string", default="")
 
 
-def _lookup(config: pytest.Config) -> Lookup:
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(
+    early_config: pytest.Config, parser: pytest.Parser, args: list[str]
+) -> None:
+    """With a model and no paths, collect the tasks folder instead of ``testpaths``.
+
+    Done this early (the option values are known, the paths not yet decided) so that pytest loads
+    the tasks' conftest files, not those of ``testpaths`` (the project's own tests, with their
+    heavier fixtures). ``pytest_configure`` validates the same options and repeats the switch.
+    """
+    namespace = early_config.known_args_namespace
+    if namespace.file_or_dir or getattr(namespace, "pyargs", False):
+        return
+    lookup = _lookup(early_config, namespace)
+    if lookup("model")[0] is None:
+        return
+    value, _, base = lookup("tasks")
+    tasks = (base / value).resolve() if value else early_config.rootpath / "tasks"
+    if tasks.is_dir():
+        args.append(str(tasks))
+        namespace.file_or_dir = [str(tasks)]
+
+
+def _lookup(config: pytest.Config, namespace: Any = None) -> Lookup:
+    """Raw option values, command line over ini (``namespace``: the early, partial parse)."""
+
     def lookup(noun: str) -> tuple[str | None, str, Path]:
-        value = config.getoption(dest(noun))
+        value = getattr(namespace, dest(noun), None) if namespace else config.getoption(dest(noun))
         if value is not None:
             return str(value), f"--realfin-{noun}", config.invocation_params.dir
         ini = str(config.getini(dest(noun)) or "").strip()

@@ -80,3 +80,13 @@ def test_malformed_task_is_a_one_line_collection_error(
     out = result.stdout.str()
     assert "Traceback" not in out
     assert "pydantic" not in out
+
+
+def test_model_without_paths_does_not_load_the_testpaths_conftest(project: pytest.Pytester):
+    ini = project.path / "tox.ini"
+    ini.write_text(ini.read_text() + "\ntestpaths = unit\n")
+    project.mkdir("unit")
+    (project.path / "unit" / "conftest.py").write_text("raise RuntimeError('heavy conftest')\n")
+    result = project.runpytest(*MODEL, "--collect-only", "-q")
+    result.stdout.fnmatch_lines(["3 tests collected*"])
+    assert "heavy conftest" not in result.stdout.str() + result.stderr.str()
