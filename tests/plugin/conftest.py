@@ -125,6 +125,8 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
         textwrap.dedent(
             """\
             [pytest]
+            # pytest-benchmark, if installed, warns in every run under an xdist worker
+            addopts = -p no:benchmark
             realfin_registry = models.yaml
             realfin_data = data
             realfin_sandbox = local
