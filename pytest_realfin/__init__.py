@@ -1,4 +1,4 @@
-"""pytest-realfin: RealFin-Bench as a pytest suite, graded against answers computed from the data."""
+"""pytest-realfin: RealFin-Bench as a pytest suite, graded against answers computed from data."""
 
 from __future__ import annotations
 

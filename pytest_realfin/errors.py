@@ -1,16 +1,16 @@
 """The one exception hierarchy of pytest-realfin.
 
-Every error the package raises on purpose is a ``RealfinError``; each also subclasses the builtin that
-fits, so callers that only know Python's exceptions still catch it::
+Every error the package raises on purpose is a ``RealfinError``; each also subclasses the
+builtin that fits, so callers that only know Python's exceptions still catch it::
 
     RealfinError
     ├── ConfigError (ValueError)        bad option, ini key or registry entry
     ├── TaskSpecError (ValueError)      malformed tasks/<id>/task.yaml
     ├── DataError (ValueError)          corrupt or truncated market-data file
     │   └── MissingDataError            a dataset or column a task needs is absent
-    ├── ModelError (RuntimeError)       the model endpoint failed for good (auth, bad request, retries spent)
+    ├── ModelError (RuntimeError)       the endpoint failed for good (auth, bad request, retries)
     ├── SandboxError (RuntimeError)     the sandbox could not be set up or run a command
-    └── VerifierError (RuntimeError)    a verifier module is missing or broken (not: the agent's output is bad)
+    └── VerifierError (RuntimeError)    a verifier module is missing or broken (not a bad output)
 
 Messages follow one shape: where, the bad value, what was expected, how to fix it.
 """
@@ -46,14 +46,14 @@ class DataError(RealfinError, ValueError):
 
 
 class MissingDataError(DataError):
-    """A dataset or column is absent from the cache; tasks that need it are skipped, not failed."""
+    """A dataset or column is absent from the cache; tasks needing it are skipped, not failed."""
 
 
 class ModelError(RealfinError, RuntimeError):
-    """The model endpoint failed in a way retrying will not fix, or retries were spent.
+    """The model endpoint failed in a way retrying will not fix, or the retries ran out.
 
     Attributes:
-        retryable: whether the last failure was transient (the retries ran out) rather than permanent.
+        retryable: whether the last failure was transient (retries ran out) or permanent.
     """
 
     def __init__(self, message: str, *, retryable: bool = False) -> None:

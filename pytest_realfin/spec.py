@@ -1,7 +1,8 @@
-"""Load and validate ``tasks/<task_id>/task.yaml`` into frozen models; the only YAML parser for tasks.
+"""Load and validate ``tasks/<task_id>/task.yaml`` into frozen models; the only task YAML parser.
 
-A task file is an interface with the agent (the prompt and the output contract) and with the verifier
-(decimals, tolerances, the no-result line), so every key is typed and unknown keys are errors.
+A task file is an interface with the agent (the prompt and the output contract) and with the
+verifier (decimals, tolerances, the no-result line), so every key is typed and unknown keys are
+errors.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class OutputContract(_Frozen):
     header: bool = False
     """Whether the first line is the header ``",".join(columns)``."""
     no_result_line: str | None = None
-    """The exact line to write when nothing qualifies, or None when an empty answer is not allowed."""
+    """The exact line to write when nothing qualifies, or None when no empty answer is allowed."""
     max_rows: int | None = Field(default=None, ge=1)
     """Row cap (after the header), or None."""
     ordering: str = ""
@@ -132,7 +133,9 @@ def load_task(path: Path) -> TaskSpec:
     except ValidationError as exc:
         raise TaskSpecError(_first_error(path, exc)) from None
     if spec.id != path.parent.name:
-        msg = f"{path}: id={spec.id!r} differs from its folder {path.parent.name!r}; make them equal"
+        msg = (
+            f"{path}: id={spec.id!r} differs from its folder {path.parent.name!r}; make them equal"
+        )
         raise TaskSpecError(msg)
     return spec
 
