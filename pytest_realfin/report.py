@@ -71,8 +71,20 @@ def table_rows(model: str, summary: Summary) -> list[str]:
         format_tokens(usage.prompt_tokens),
         format_tokens(usage.output_tokens),
         format_tokens(usage.total_tokens),
-        f"{summary.efficiency:.2f}",
+        format_efficiency(summary),
     ]
+
+
+def format_efficiency(summary: Summary) -> str:
+    """The seed's ``%.2f``, except where the seed's number would mislead.
+
+    ``n/a`` when no token was counted (the oracle): the ratio is undefined, not zero. A ``*`` when
+    some calls reported no usage: the token total is then a floor, so the ratio is a ceiling.
+    """
+    usage = summary.usage
+    if usage.total_tokens == 0:
+        return "n/a"
+    return f"{summary.efficiency:.2f}" + ("" if usage.known else "*")
 
 
 def shape_line(summary: Summary) -> str:
@@ -84,6 +96,8 @@ def shape_line(summary: Summary) -> str:
     )
     if summary.unclassified:
         line += f", verifier errors {summary.unclassified}"
+    if summary.usage.unknown_calls:
+        line += f" (* {summary.usage.unknown_calls} model calls reported no usage)"
     return line
 
 

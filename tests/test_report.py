@@ -35,6 +35,21 @@ def test_accuracy_rounds_half_even_like_the_seed(ok, n, text):
     assert rp.format_accuracy(summarize(results)) == text
 
 
+@pytest.mark.parametrize(
+    ("usage", "text"),
+    [
+        (Usage(calls=2), "n/a"),  # the oracle: no tokens, the ratio is undefined
+        (Usage(input_tokens=400_000, output_tokens=100_000, calls=1), "2.00"),
+        (Usage(input_tokens=400_000, output_tokens=100_000, calls=2, unknown_calls=1), "2.00*"),
+    ],
+)
+def test_efficiency_is_successes_per_million_tokens_and_flags_unknowns(usage, text):
+    result = TaskResult(task_id="task_01_x", model="m", success=True, usage=usage)
+    summary = summarize([result])
+    assert rp.format_efficiency(summary) == text
+    assert ("reported no usage" in rp.shape_line(summary)) == (usage.unknown_calls > 0)
+
+
 def _wrong() -> TaskResult:
     return TaskResult(
         task_id="task_22_x",
