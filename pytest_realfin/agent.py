@@ -264,7 +264,7 @@ def run_agent(
             "environment": {"name": env.name, "isolated": env.isolated},
             "config": config.model_dump(mode="json"),
         },
-        Scrubber.build(host),
+        Scrubber.build(host, names=getattr(model, "secret_env", ())),
     )
     system = system_message(
         config.protocol, timeout_s=config.command_timeout_s, max_turns=config.max_turns

@@ -240,6 +240,11 @@ class OpenAIModel:
             http_client=http_client,
         )
 
+    @property
+    def secret_env(self) -> tuple[str, ...]:
+        """The variable holding the API key, whatever its name: trajectories scrub its value."""
+        return (self.config.api_key_env,) if self.config.api_key_env else ()
+
     def __repr__(self) -> str:
         return f"OpenAIModel(name={self.name!r}, base_url={self.config.base_url!r})"
 

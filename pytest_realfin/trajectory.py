@@ -35,13 +35,22 @@ _MIN_SECRET_LEN = 8
 """Shorter values (``1``, ``true``) would blank out ordinary text and are too weak to be keys."""
 
 
-def secret_values(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Values of the secret-looking variables in ``environ`` (default: ``os.environ``), by name."""
+def secret_values(
+    environ: Mapping[str, str] | None = None, names: Sequence[str] = ()
+) -> dict[str, str]:
+    """Values of the secret variables in ``environ`` (default: ``os.environ``), by name.
+
+    A variable is secret when its name ends in a ``SECRET_SUFFIXES`` entry, or when it is one of
+    ``names``: the variable the user named for the API key (``--realfin-api-key-env``) may be
+    called anything, and its value must be hidden whatever it is called.
+    """
     env = os.environ if environ is None else environ
+    named = set(names)
     return {
         name: value
         for name, value in env.items()
-        if name.upper().endswith(SECRET_SUFFIXES) and len(value) >= _MIN_SECRET_LEN
+        if (name in named or name.upper().endswith(SECRET_SUFFIXES))
+        and len(value) >= _MIN_SECRET_LEN
     }
 
 
@@ -61,9 +70,14 @@ class Scrubber:
         cls,
         paths: Mapping[str, str] | None = None,
         environ: Mapping[str, str] | None = None,
+        names: Sequence[str] = (),
     ) -> Scrubber:
-        """Scrub ``paths`` (host path to what is shown instead) and the secrets of ``environ``."""
-        pairs = {value: f"[REDACTED:{name}]" for name, value in secret_values(environ).items()}
+        """Scrub ``paths`` (host path to what is shown instead) and the secrets of ``environ``.
+
+        ``names`` are variables that are secret whatever their names (see ``secret_values``).
+        """
+        secrets = secret_values(environ, names)
+        pairs = {value: f"[REDACTED:{name}]" for name, value in secrets.items()}
         for host, shown in (paths or {}).items():
             if host and host != shown:
                 pairs[host] = shown

@@ -318,3 +318,29 @@ def test_end_to_end_against_fake_server(
     if protocol == "tool":
         assert observation["tool_call_id"] == last.messages[-2]["tool_calls"][0]["id"]
     assert "sk-e2e-secret-value" not in (tmp_path / "t.json").read_text()
+
+
+def test_key_in_any_named_variable_never_reaches_the_trajectory(
+    fake_openai: FakeOpenAI, env: Environment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key variable may be called anything (``--realfin-api-key-env``), not only ``*_KEY``."""
+    from pytest_realfin.model import OpenAIModel
+    from pytest_realfin.registry import ModelConfig
+
+    secret = "cred-4f9a1c77e2b0d3"
+    monkeypatch.setenv("MY_LLM_CRED", secret)
+    # A model that repeats the key (e.g. echoed by a proxy into the reply) in text and command.
+    fake_openai.enqueue(
+        bash_call(f"echo {secret}", content=f"my key is {secret}"),
+        bash_call(SUBMIT),
+    )
+    config = ModelConfig(
+        name="fake-model", base_url=fake_openai.base_url, api_key_env="MY_LLM_CRED", max_retries=0
+    )
+    with OpenAIModel(config) as model:
+        outcome = run_agent(model, env, "Go.", AgentConfig(), tmp_path / "t.json")
+    assert outcome.exit_status == "submitted"
+    assert fake_openai.requests[0].headers["authorization"] == f"Bearer {secret}"
+    text = (tmp_path / "t.json").read_text()
+    assert secret not in text
+    assert "[REDACTED:MY_LLM_CRED]" in text
