@@ -29,7 +29,14 @@ from pytest_realfin.runner import (
     grade_attempt,
     run_agent_phase,
 )
-from pytest_realfin.settings import OPTIONS, Lookup, Settings, dest, parse_settings
+from pytest_realfin.settings import (
+    OPTIONS,
+    Lookup,
+    Settings,
+    dest,
+    missing_key,
+    parse_settings,
+)
 from pytest_realfin.summary import Summary
 from pytest_realfin.verify import VerifierSet
 
@@ -109,6 +116,9 @@ def pytest_configure(config: pytest.Config) -> None:
     """Validate options; point collection at the tasks when a model is given without paths."""
     config.addinivalue_line("markers", "realfin(task, category): a RealFin-Bench task attempt")
     settings = _settings(config)
+    problem = missing_key(settings, os.environ)
+    if problem and not config.option.collectonly:
+        raise pytest.UsageError(problem)
     config.stash[settings_key] = settings
     config.stash[verifiers_key] = VerifierSet(settings.verifiers_dir)
     if settings.model is not None and config.args_source != pytest.Config.ArgsSource.ARGS:

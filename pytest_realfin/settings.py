@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -17,7 +17,7 @@ from typing import Any, cast
 from pytest_realfin.errors import ConfigError
 from pytest_realfin.runner import MODES, Lang
 
-__all__ = ["OPTIONS", "Lookup", "Settings", "dest", "parse_settings"]
+__all__ = ["OPTIONS", "Lookup", "Settings", "dest", "missing_key", "parse_settings"]
 
 OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("model", "NAME", "model to benchmark: a registry name (e.g. oracle, qwen3.5-35b-a3b) or any "
@@ -158,4 +158,20 @@ def parse_settings(lookup: Lookup, *, rootpath: Path, run_dir: Path | None = Non
         command_timeout=_number(lookup, "command-timeout", float),
         tasks_dir=tasks_dir.resolve(),
         verifiers_dir=verifiers.resolve(),
+    )
+
+
+def missing_key(settings: Settings, environ: Mapping[str, str]) -> str | None:
+    """Why the model cannot be called (its key variable is unset or empty), or None if it can.
+
+    Checked once before any task runs, so a forgotten ``export`` is one line at start-up rather
+    than forty identical agent errors.
+    """
+    config = settings.model_config
+    var = getattr(config, "api_key_env", None)
+    if config is None or not var or environ.get(var, "").strip():
+        return None
+    return (
+        f"--realfin-model={settings.model!r} reads its API key from ${var}, which is not set; "
+        f"export {var}=<your key>, or name another variable with --realfin-api-key-env"
     )

@@ -87,3 +87,20 @@ def test_tasks_option_points_at_another_folder(project: pytest.Pytester):
     (project.path / "tasks").rename(project.path / "bench")
     result = project.runpytest(*MODEL, "--realfin-tasks", "bench", "--collect-only", "-q")
     result.stdout.fnmatch_lines(["bench/task_01_good/task.yaml::task_01_good[[]r0[]]", "3 tests*"])
+
+
+def test_missing_api_key_is_one_usage_error_before_any_task(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.delenv("DEMO_CRED", raising=False)
+    args = ("--realfin-model", "keyed", "--realfin-base-url", "http://127.0.0.1:9")
+    result = project.runpytest(*args, "--realfin-api-key-env", "DEMO_CRED")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: --realfin-model='keyed' reads its API key from $DEMO_CRED, which is not set; *"]
+    )
+    assert "Traceback" not in result.stderr.str()
+    # Listing the tasks needs no key; a keyless endpoint (vLLM, Ollama) needs none either.
+    listed = project.runpytest(*args, "--realfin-api-key-env", "DEMO_CRED", "--collect-only")
+    assert listed.ret == pytest.ExitCode.OK
+    assert project.runpytest(*args, "--collect-only").ret == pytest.ExitCode.OK

@@ -133,7 +133,7 @@ def test_overridden_agent_in_a_tasks_conftest_is_the_one_used(project: pytest.Py
     )
     result = project.runpytest(*MODEL)
     result.assert_outcomes(passed=3)
-    result.stdout.fnmatch_lines(["| echo-agent | 3/3 * | 100% * | 0 * | 0 * | 0 * | 0.00 * |"])
+    result.stdout.fnmatch_lines(["| echo-agent | 3/3 * | 100% * | 0 * | 0 * | 0 * | n/a * |"])
 
 
 def test_junit_xml_carries_task_properties(project: pytest.Pytester):
