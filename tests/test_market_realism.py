@@ -51,6 +51,20 @@ def test_volume_tracks_abs_return(default_market: Market, returns: pd.DataFrame)
     assert np.mean(cors) > 0.2, np.mean(cors)
 
 
+def test_volume_tracks_abs_return_across_stocks(
+    default_market: Market, returns: pd.DataFrame
+) -> None:
+    """The issue's reading: each day, across stocks, volume correlates with |return|."""
+    a = returns.abs().to_numpy()
+    v = default_market.panel("volume").where(default_market.traded).to_numpy()
+    both = np.isfinite(a) & np.isfinite(v)
+    a, v = np.where(both, a, np.nan), np.where(both, v, np.nan)
+    a, v = a - np.nanmean(a, axis=1, keepdims=True), v - np.nanmean(v, axis=1, keepdims=True)
+    cov = np.nansum(a * v, axis=1)
+    cors = cov / np.sqrt(np.nansum(a * a, axis=1) * np.nansum(v * v, axis=1))
+    assert np.nanmean(cors) > 0.2, np.nanmean(cors)
+
+
 def test_price_limits(default_market: Market, returns: pd.DataFrame) -> None:
     m = default_market
     pre, close = m.panel("preclose").to_numpy(), m.panel("close").to_numpy()
