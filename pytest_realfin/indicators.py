@@ -53,6 +53,7 @@ __all__ = [
     "kdj",
     "macd",
     "obv",
+    "previous",
     "rsi",
     "sma",
     "true_range",
@@ -119,6 +120,19 @@ def ema(x: Frame, n: int) -> Frame:
     """
     check_window("ema", "n", n)
     return on_valid("ema", lambda a: (ewm(a, 2.0 / (n + 1)),), [x])[0]
+
+
+def previous(x: Frame, k: int = 1) -> Frame:
+    """The value k valid bars earlier, per stock: x(t − k), with t counting valid bars.
+
+    So a suspension or a blank row is bridged: on the first bar after a suspension,
+    ``previous(close)`` is the last close before it (``shift(k)`` would give NaN or a blank).
+    NaN on the first k valid bars and on NaN rows. For a pattern over several fields
+    ("D1, D2, D3 are consecutive traded bars"), mask every field with one validity panel first
+    (``close.where(valid)``), so that all fields skip the same rows.
+    """
+    check_window("previous", "k", k)
+    return on_valid("previous", lambda a: (lag(a, k),), [x])[0]
 
 
 def macd(

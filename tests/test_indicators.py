@@ -198,6 +198,33 @@ def test_cross_bridges_a_suspension() -> None:
     assert ind.golden_cross(a, 2.0).tolist() == [False, False, True, False]
 
 
+# ---- previous valid bar -----------------------------------------------------------------------
+
+
+@FAST
+@given(st.lists(st.one_of(floats, st.just(np.nan)), max_size=40), st.integers(1, 4))
+def test_previous_is_the_kth_earlier_valid_value(values: list[float], k: int) -> None:
+    x = pd.Series(values, dtype=float)
+    got = ind.previous(x, k)
+    seen: list[float] = []
+    for t, v in enumerate(values):
+        if np.isnan(v):
+            assert np.isnan(got[t])
+            continue
+        want = seen[-k] if len(seen) >= k else np.nan
+        assert got[t] == want or (np.isnan(got[t]) and np.isnan(want))
+        seen.append(v)
+
+
+def test_previous_bridges_a_suspension_where_shift_does_not() -> None:
+    close = pd.Series([10.0, 11.0, np.nan, np.nan, 12.0, 13.0])
+    assert ind.previous(close).tolist()[4:] == [11.0, 12.0]
+    assert np.isnan(close.shift(1)[4])
+    assert ind.previous(close, 2).tolist()[4:] == [10.0, 11.0]
+    with pytest.raises(ValueError, match=r"previous: k=0 is not a window length"):
+        ind.previous(close, 0)
+
+
 # ---- invariants ---------------------------------------------------------------------------------
 
 
@@ -288,6 +315,7 @@ CASES: dict[str, Callable[..., object]] = {
     "cci": lambda h, lo, c, v: ind.cci(h, lo, c),
     "adx": lambda h, lo, c, v: ind.adx(h, lo, c),
     "golden_cross": lambda h, lo, c, v: ind.golden_cross(ind.sma(c, 5), ind.sma(c, 10)),
+    "previous": lambda h, lo, c, v: ind.previous(c, 2),
 }
 
 

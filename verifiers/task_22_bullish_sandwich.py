@@ -1,7 +1,7 @@
 """Verifier of task_22_bullish_sandwich: bull-bear-bull, engulfing, rising volume, MA order.
 
-The three days are consecutive *valid* rows of a stock (suspended or blank rows are dropped first),
-so the lags run on each column's valid rows, packed to the top as `pytest_realfin.indicators` does.
+The three days are consecutive *valid* rows of a stock (suspended or blank rows are dropped first):
+every field is masked with one validity panel, so `previous` and `sma` skip the same rows.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pytest_realfin._panel import Array, lag, on_valid, rolling
 from pytest_realfin.checks import Expected, check_table, contract_for, plain_code
+from pytest_realfin.indicators import previous, sma
 from pytest_realfin.results import Predicate
 
 CUTOFF = "2024-04-08"
@@ -38,28 +38,20 @@ def conditions(market: Any) -> dict[str, pd.DataFrame]:
         columns=c.columns,
     ).where(valid)
     first = float(np.searchsorted(c.index.to_numpy(), np.datetime64(WINDOW_START)))
-
-    def kernel(o: Array, c: Array, v: Array, p: Array, r: Array) -> tuple[Array, ...]:
-        o1, c1, v1, p1, r1 = (lag(x, 2) for x in (o, c, v, p, r))
-        o2, c2, v2, p2 = (lag(x, 1) for x in (o, c, v, p))
-        ma5, ma10, ma20 = (rolling(c, n, "mean") for n in (5, 10, 20))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            flags = (
-                (c1 > o1) & (p1 > 2),
-                (c2 < o2) & (p2 > -1) & (p2 < 0),
-                (c > o) & (p > 2),
-                (c > o2) & (o < c2),
-                (v2 > v1) & (v > v2),
-                (ma5 > ma10) & (ma10 > ma20),
-                r1 >= first,
-            )
-            return (*(f.astype(np.float64) for f in flags), r1, v2 / v1, v / v2)
-
-    outs = on_valid("task_22", kernel, [o, c, v, p, row])
-    named = dict(zip((*CONDITIONS, "d1_row", "r21", "r32"), outs, strict=True))
-    for name in CONDITIONS:
-        named[name] = named[name].fillna(0.0).astype(bool)
-    return named
+    o1, c1, v1, p1, r1 = (previous(x, 2) for x in (o, c, v, p, row))
+    o2, c2, v2, p2 = (previous(x, 1) for x in (o, c, v, p))
+    ma5, ma10, ma20 = (sma(c, n) for n in (5, 10, 20))
+    flags = (
+        (c1 > o1) & (p1 > 2),
+        (c2 < o2) & (p2 > -1) & (p2 < 0),
+        (c > o) & (p > 2),
+        (c > o2) & (o < c2),
+        (v2 > v1) & (v > v2),
+        (ma5 > ma10) & (ma10 > ma20),
+        r1 >= first,
+    )
+    named = {name: flag.astype(bool) for name, flag in zip(CONDITIONS, flags, strict=True)}
+    return named | {"d1_row": r1, "r21": v2 / v1, "r32": v / v2}
 
 
 def patterns(market: Any) -> pd.DataFrame:
