@@ -1,0 +1,73 @@
+"""``realfin data build --out DIR --universe N`` as a user runs it: a separate process."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from pytest_realfin.market import DEFAULT_SEED, Market
+from pytest_realfin.market.layout import DAILY_DIR
+from tests.test_market_cache import smallest_universe
+
+
+def _realfin(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "REALFIN_DATA_CACHE": str(cache)}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest_realfin.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _fingerprint_of_files(api: Path) -> str:
+    """The writer's fingerprint recomputed from the bytes on disk (every file but DATASET.json)."""
+    h = hashlib.sha256()
+    files = sorted(p for p in api.rglob("*") if p.is_file() and p.name != "DATASET.json")
+    for p in sorted(files, key=lambda q: str(q.relative_to(api))):
+        digest = hashlib.sha256(p.read_bytes()).hexdigest()
+        h.update(f"{p.relative_to(api)}\0{digest}\n".encode())
+    return h.hexdigest()
+
+
+def test_data_build_writes_the_folder_and_prints_its_fingerprint(tmp_path: Path) -> None:
+    universe = smallest_universe()
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    done = _realfin("data", "build", "--out", str(out), "--universe", str(universe), cache=cache)
+    assert done.returncode == 0, done.stderr
+    api = out / "api_cache"
+    assert f"built {api} in " in done.stdout
+    printed = [
+        line.split()[1] for line in done.stdout.splitlines() if line.startswith("fingerprint")
+    ]
+    assert len(printed) == 1, done.stdout
+
+    meta = json.loads((api / "DATASET.json").read_text())
+    assert (meta["seed"], meta["universe"]) == (DEFAULT_SEED, universe)
+    assert len(list((api / DAILY_DIR).glob("*.csv"))) == universe
+    market = Market.load(api, use_cache=False)
+    assert len(market.codes) == universe
+    assert market.missing == ()
+    assert printed[0] == market.fingerprint == _fingerprint_of_files(api)
+    assert f"stocks      {universe} over {len(market.dates)} sessions" in done.stdout
+    # --out writes there only: nothing was built in the data cache.
+    assert not cache.exists() or sorted(p.name for p in cache.iterdir()) == ["arrays"]
+
+
+def test_data_build_too_small_for_the_plants_is_a_one_line_error(tmp_path: Path) -> None:
+    universe = smallest_universe() - 1
+    assert universe >= 10
+    done = _realfin(
+        "data", "build", "--out", str(tmp_path), "--universe", str(universe), cache=tmp_path
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith("realfin: error: plant ")
+    assert "--universe" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "api_cache" / "DATASET.json").exists()
