@@ -9,7 +9,6 @@ set, the values within the task's tolerances, the order). Nothing here raises on
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,15 +35,18 @@ __all__ = [
     "text_lines",
 ]
 
-CODE_RE = re.compile(r"^30[01]\d{3}$")
-"""A ChiNext code as the outputs must write it: six digits, 300xxx or 301xxx, no prefix."""
+CODE_RE = re.compile(r"\A30[01][0-9]{3}\Z")
+"""A ChiNext code as the outputs must write it: six ASCII digits, 300xxx or 301xxx, no prefix."""
 
 _PREFIXED = re.compile(
     r"(?i)(?<![A-Za-z0-9])(?:(?:sz|sh|bj)[.:_-]?\d{6}|\d{6}\.(?:sz|sh|bj))(?![A-Za-z0-9])"
 )
 _FENCE = re.compile(r"^\s*(```|~~~)")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_DATE = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+_NUMBER = re.compile(r"\A-?[0-9]+(?:\.[0-9]+)?\Z")
+"""A number as the tasks ask for it: plain ASCII decimal notation (no exponent, `_`, `%`, inf)."""
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
+"""Control characters, including those `str.splitlines` would take for line breaks."""
 _SHOW = 8
 """How many items a detail lists before eliding the rest."""
 _EPS = 1e-9
@@ -134,12 +136,8 @@ def _cell_error(column: str, cell: str, contract: OutputContract) -> str | None:
         if not CODE_RE.match(cell):
             return f"code {_clip(cell)} is not a 6-digit ChiNext code (300xxx/301xxx)"
     elif column in contract.decimals:
-        try:
-            number = float(cell)
-        except ValueError:
-            return f"{column} {_clip(cell)} is not a number"
-        if not math.isfinite(number):
-            return f"{column} {cell!r} is not a finite number"
+        if not _NUMBER.match(cell):
+            return f"{column} {_clip(cell)} is not a plain decimal number such as 12.34"
     elif column.endswith("date"):
         if not _DATE.match(cell):
             return f"{column} {_clip(cell)} is not a YYYY-MM-DD date"

@@ -37,7 +37,7 @@ ANSWER = Expected(
 )
 GOOD = "code,day1_date,ratio\n300001,2024-03-01,1.23\n301002,2024-03-05,2.50\n"
 
-codes = st.from_regex(r"30[01]\d{3}", fullmatch=True)
+codes = st.from_regex(r"30[01][0-9]{3}", fullmatch=True)
 
 
 def outcome(text: str, answer: Expected = ANSWER) -> str | None:
@@ -57,8 +57,26 @@ def test_rendered_answer_passes() -> None:
         GOOD.replace(",", ", "),
         "\ufeff" + GOOD,
         "code,day1_date,ratio\n300001,2024-03-01,1.234\n301002,2024-03-05,2.5\n",
+        GOOD.rstrip("\n"),
+        GOOD.replace("\n", "\r"),
+        GOOD.replace("\n", "  \n"),
+        "\n\n" + GOOD,
+        GOOD.replace("1.23", "1.2300001"),
+        GOOD.replace("2.50", "2.495"),
     ],
-    ids=["crlf", "trailing-blank-lines", "spaces-after-commas", "bom", "more-or-fewer-decimals"],
+    ids=[
+        "crlf",
+        "trailing-blank-lines",
+        "spaces-after-commas",
+        "bom",
+        "more-or-fewer-decimals",
+        "no-final-newline",
+        "cr-only",
+        "trailing-spaces",
+        "leading-blank-lines",
+        "many-decimals",
+        "half-a-unit-below",
+    ],
 )
 def test_harmless_variations_pass(text: str) -> None:
     assert outcome(text) is None
@@ -111,6 +129,66 @@ def test_breaches_fail_the_named_predicate(text: str, failing: str, failure: str
     preds = check_table(text, ANSWER)
     assert not preds[failing].ok, preds[failing]
     assert outcome(text) == (failure or "wrong_answer")
+
+
+ROWS = GOOD.split("\n", 1)[1]
+
+
+@pytest.mark.parametrize(
+    ("text", "failing"),
+    [
+        pytest.param("代码,日期,比值\n" + ROWS, "header", id="header-in-chinese"),
+        pytest.param("Code,Day1_Date,Ratio\n" + ROWS, "header", id="header-capitalised"),
+        pytest.param("code;day1_date;ratio\n" + ROWS, "header", id="header-semicolons"),
+        pytest.param(GOOD.replace("300001", "300 001"), "row_format", id="code-inner-space"),
+        pytest.param(
+            GOOD.replace("300001", "300\u0660\u0660\u0661"), "row_format", id="code-arabic"
+        ),
+        pytest.param(GOOD.replace("300001", "３００００１"), "row_format", id="code-fullwidth"),
+        pytest.param(GOOD.replace("300001", "300001.0"), "row_format", id="code-as-float"),
+        pytest.param(GOOD.replace("300001", '"300001"'), "row_format", id="code-quoted"),
+        pytest.param(GOOD.replace("1.23", "inf"), "row_format", id="inf"),
+        pytest.param(GOOD.replace("1.23", "-Infinity"), "row_format", id="minus-infinity"),
+        pytest.param(GOOD.replace("1.23", "NaN"), "row_format", id="NaN"),
+        pytest.param(GOOD.replace("1.23", "1.23%"), "row_format", id="percent-sign"),
+        pytest.param(GOOD.replace("1.23", "1.2_3"), "row_format", id="underscore-digits"),
+        pytest.param(GOOD.replace("1.23", "1.23e0"), "row_format", id="exponent"),
+        pytest.param(GOOD.replace("1.23", "\u0661.\u0662\u0663"), "row_format", id="value-arabic"),
+        pytest.param(GOOD.replace("1.23", "１.２３"), "row_format", id="value-fullwidth"),
+        pytest.param(GOOD.replace("2024-03-01", "2024-3-1"), "row_format", id="date-unpadded"),
+        pytest.param(GOOD.replace("\n300001", "\n300001,x"), "row_format", id="extra-column"),
+        pytest.param(GOOD.replace("1.23\n", "1.23,\n"), "row_format", id="trailing-comma"),
+        pytest.param(GOOD.replace(",", "\t"), "header", id="tab-separated"),
+        pytest.param("无符合条件的股票\n" + GOOD, "header", id="no-result-line-then-table"),
+        pytest.param(GOOD + "无符合条件的股票\n", "row_format", id="table-then-no-result-line"),
+        pytest.param("", "row_count", id="empty-file"),
+        pytest.param(" \n\t\n\n", "row_count", id="whitespace-only"),
+        pytest.param(GOOD.replace("\n", "\u2028"), "plain_text", id="unicode-line-separator"),
+        pytest.param(GOOD.replace("\n", "\x85"), "plain_text", id="next-line-control"),
+    ],
+)
+def test_contract_breaches_are_invalid_output(text: str, failing: str) -> None:
+    preds = check_table(text, ANSWER)
+    assert not preds[failing].ok, preds[failing]
+    assert outcome(text) == "invalid_output"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("NONE\n300001\n300002\n", id="no-result-line-then-codes"),
+        pytest.param("300001\n300002\nNONE\n", id="codes-then-no-result-line"),
+        pytest.param("NONE\nNONE\n", id="no-result-line-twice"),
+        pytest.param("", id="empty-file"),
+        pytest.param("300001 300002\n", id="codes-on-one-line"),
+        pytest.param("300001,300002\n", id="codes-comma-separated"),
+    ],
+)
+def test_codes_only_breaches_are_invalid_output(text: str) -> None:
+    answer = Expected(contract=CODES_ONLY, rows=(("300001",), ("300002",)))
+    empty = Expected(contract=CODES_ONLY, rows=())
+    assert outcome(text, answer) == "invalid_output"
+    assert outcome(text, empty) == "invalid_output"
 
 
 def test_tolerance_is_half_a_unit_of_the_last_place() -> None:
