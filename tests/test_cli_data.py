@@ -71,3 +71,12 @@ def test_data_build_too_small_for_the_plants_is_a_one_line_error(tmp_path: Path)
     assert "--universe" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "api_cache" / "DATASET.json").exists()
+
+
+def test_data_build_below_the_minimum_universe_is_a_one_line_error(tmp_path: Path) -> None:
+    done = _realfin("data", "build", "--out", str(tmp_path), "--universe", "5", cache=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "realfin: error: generate: universe=5 is too small; use at least 10 stocks (--universe)"
+    )
+    assert "Traceback" not in done.stderr

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from pytest_realfin.errors import ConfigError
 from pytest_realfin.market.calendar import trading_days
 from pytest_realfin.market.gen_aux import Aux, make_aux
 from pytest_realfin.market.gen_bars import Bars, make_bars
@@ -90,8 +91,8 @@ def generate(
 ) -> Synth:
     """Generate the whole market in memory (about a second per 100 stocks)."""
     if universe < 10:
-        msg = f"generate: universe={universe!r} is too small; use at least 10 stocks"
-        raise ValueError(msg)
+        msg = f"generate: universe={universe!r} is too small; use at least 10 stocks (--universe)"
+        raise ConfigError(msg)
     dates = trading_days()
     plants = _resolve(plants)
     uni = make_universe(_rng(seed, 1), dates, universe)
