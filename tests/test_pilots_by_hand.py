@@ -139,6 +139,33 @@ def test_task01_by_hand(files: dict[str, list[Row]], default_market: Any) -> Non
     assert _verifier("task_01_macd_rsi_filter").qualifying(default_market) == by_hand
 
 
+def task01_days(rows: list[Row]) -> dict[str, tuple[bool, bool]]:
+    """(MA5 crosses MA8, volume burst) on each window day of a stock, with exact ties."""
+    kept = _kept(rows, ("open", "high", "low", "close", "volume"), "2026-03-31")
+    volume = [int(float(r["volume"])) for r in kept]
+    out = {}
+    for t, row in enumerate(kept):
+        if row["date"] < "2026-03-04":
+            continue
+        prev = _above(_ma(kept, t - 1, 5), _ma(kept, t - 1, 8)) if t >= 1 else None
+        cross = _crosses(prev, _above(_ma(kept, t, 5), _ma(kept, t, 8)))
+        out[row["date"]] = (cross, t >= 5 and 5 * volume[t] > 2 * sum(volume[t - 5 : t]))
+    return out
+
+
+def test_task01_day_conditions_by_hand(files: dict[str, list[Row]], default_market: Any) -> None:
+    """Day by day, not only the final set: a tie decided by float noise shows up here first."""
+    cond = _verifier("task_01_macd_rsi_filter").conditions(default_market)
+    panels = [cond[k].rename(columns=lambda c: str(c)[-6:]) for k in ("ma_cross", "volume_burst")]
+    diffs = [
+        (code, day, mine)
+        for code, rows in files.items()
+        for day, mine in task01_days(rows).items()
+        if mine != tuple(bool(p.loc[day, code]) for p in panels)
+    ]
+    assert not diffs, diffs[:5]
+
+
 # --------------------------------------------------------------------------- task 03
 WINDOW_03 = ["2024-05-20", "2024-05-21", "2024-05-22", "2024-05-23", "2024-05-24"] + [
     f"2024-05-{d}" for d in (27, 28, 29, 30, 31)

@@ -12,13 +12,20 @@ import numpy as np
 import pandas as pd
 
 from pytest_realfin.checks import Expected, check_table, contract_for, plain_code
-from pytest_realfin.indicators import golden_cross, macd, rsi, sma
+from pytest_realfin.indicators import golden_cross, macd, previous, rsi, sma
 from pytest_realfin.results import Predicate
 
 CUTOFF = "2026-03-31"
 WINDOW_START = "2026-03-04"
 OHLCV = ("open", "high", "low", "close", "volume")
 MAX_ROWS = 10
+TIE_DECIMALS = 10
+"""Moving averages are compared after rounding to this many places.
+
+Closes carry two (real data: four) decimals, so MA5 = MA8 exactly happens, and a cross needs
+``MA5 <= MA8`` the day before: float noise in the rolling mean must not turn a tie into a cross
+(2026-03-31 of one ordinary stock on the default data). Two distinct means differ by >= 2.5e-6.
+"""
 
 
 def conditions(market: Any) -> dict[str, pd.DataFrame]:
@@ -37,10 +44,12 @@ def conditions(market: Any) -> dict[str, pd.DataFrame]:
 
     lines = macd(close)
     r = rsi(close, 14)
-    # Mean of the 5 previous valid volumes = (sum of the last 6 incl. today - today) / 5.
-    prev5 = (sma(volume, 6) * 6.0 - volume) / 5.0
-    burst = volume > 2.0 * prev5
-    ma_cross = golden_cross(sma(close, 5), sma(close, 8))
+    # volume > 2 x mean of the 5 previous valid volumes, as 5 v > 2 sum: exact on integer volumes.
+    prev_sum = previous(volume, 1)
+    for k in range(2, 6):
+        prev_sum = prev_sum + previous(volume, k)
+    burst = 5.0 * volume > 2.0 * prev_sum
+    ma_cross = golden_cross(sma(close, 5).round(TIE_DECIMALS), sma(close, 8).round(TIE_DECIMALS))
     macd_cross = golden_cross(lines.dif, lines.dea)
 
     window = slice(WINDOW_START, CUTOFF)

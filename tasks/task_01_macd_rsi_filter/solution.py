@@ -68,10 +68,10 @@ def qualifies(df: pd.DataFrame) -> bool:
     if not (crosses_above(diff, dea) & in_window).any():
         return False
     rsi = wilder_rsi(close)
-    ma5 = close.rolling(5).mean()
-    ma8 = close.rolling(8).mean()
-    prev5 = volume.shift(1).rolling(5).mean()
-    burst = volume > 2.0 * prev5
+    # Rounded so that float noise cannot split an exact tie MA5 = MA8 (closes have 2 decimals).
+    ma5 = close.rolling(5).mean().round(10)
+    ma8 = close.rolling(8).mean().round(10)
+    burst = 5 * volume > 2 * volume.shift(1).rolling(5).sum()  # exact on integer volumes
     ma_cross = crosses_above(ma5, ma8)
     state = "idle"
     for i in np.flatnonzero(in_window.to_numpy()):
