@@ -191,35 +191,51 @@ def test_task03_by_hand(files: dict[str, list[Row]], default_market: Any) -> Non
 
 
 # --------------------------------------------------------------------------- task 22
-def task22_latest(rows: list[Row]) -> tuple[str, float, float] | None:
+CONDITIONS_22 = ("day1", "day2", "day3", "engulfing", "volume", "trend")
+
+
+def task22_days(rows: list[Row]) -> dict[str, tuple[str, dict[str, bool], float, float]]:
+    """Per D3 whose D1 lies in the window: (D1 date, each condition, vol2/vol1, vol3/vol2)."""
     fields = ("open", "high", "low", "close", "volume", "pctChg")
     kept = _kept(rows, fields, "2024-04-08")
     o, c, p = ([float(r[f]) for r in kept] for f in ("open", "close", "pctChg"))
     v = [int(float(r["volume"])) for r in kept]
-    found = None
+    out = {}
     for i3 in range(2, len(kept)):
         i1, i2 = i3 - 2, i3 - 1
-        if kept[i1]["date"] < "2024-03-08" or i3 < 19:
+        if kept[i1]["date"] < "2024-03-08":
             continue
         ma5, ma10, ma20 = (_ma(kept, i3, n) for n in (5, 10, 20))
-        if (
-            c[i1] > o[i1]
-            and p[i1] > 2
-            and c[i2] < o[i2]
-            and -1 < p[i2] < 0
-            and c[i3] > o[i3]
-            and p[i3] > 2
-            and c[i3] > o[i2]
-            and o[i3] < c[i2]
-            and v[i2] > v[i1]
-            and v[i3] > v[i2]
-            and ma5 is not None
-            and ma10 is not None
-            and ma20 is not None
-            and ma5 > ma10 > ma20
-        ):
-            found = (kept[i1]["date"], v[i2] / v[i1], v[i3] / v[i2])
-    return found
+        trend = ma5 is not None and ma10 is not None and ma20 is not None and ma5 > ma10 > ma20
+        flags = (
+            c[i1] > o[i1] and p[i1] > 2,
+            c[i2] < o[i2] and -1 < p[i2] < 0,
+            c[i3] > o[i3] and p[i3] > 2,
+            c[i3] > o[i2] and o[i3] < c[i2],
+            v[i2] > v[i1] and v[i3] > v[i2],
+            trend,
+        )
+        named = dict(zip(CONDITIONS_22, flags, strict=True))
+        out[kept[i3]["date"]] = (kept[i1]["date"], named, v[i2] / v[i1], v[i3] / v[i2])
+    return out
+
+
+def task22_latest(rows: list[Row]) -> tuple[str, float, float] | None:
+    found = [(d1, r21, r32) for d1, ok, r21, r32 in task22_days(rows).values() if all(ok.values())]
+    return found[-1] if found else None
+
+
+def test_task22_day_conditions_by_hand(files: dict[str, list[Row]], default_market: Any) -> None:
+    cond = _verifier("task_22_bullish_sandwich").conditions(default_market)
+    panels = {k: cond[k].rename(columns=lambda c: str(c)[-6:]) for k in CONDITIONS_22}
+    diffs = [
+        (code, day, name)
+        for code, rows in files.items()
+        for day, (_, mine, _, _) in task22_days(rows).items()
+        for name, ok in mine.items()
+        if ok != bool(panels[name].loc[day, code])
+    ]
+    assert not diffs, diffs[:5]
 
 
 def test_task22_by_hand(files: dict[str, list[Row]], default_market: Any) -> None:

@@ -19,6 +19,10 @@ CUTOFF = "2024-04-08"
 WINDOW_START = "2024-03-08"
 FIELDS = ("open", "high", "low", "close", "volume", "pctChg")
 CONDITIONS = ("day1", "day2", "day3", "engulfing", "volume", "trend", "in_window")
+TIE_DECIMALS = 10
+"""Moving averages are compared after rounding to this many places: with 2-decimal closes
+MA5 = MA10 or MA10 = MA20 happens exactly (three times in the default window), and float noise in
+the rolling mean must not make a tie pass the strict ``>``. Distinct means differ by >= 5e-6."""
 
 
 def conditions(market: Any) -> dict[str, pd.DataFrame]:
@@ -40,7 +44,7 @@ def conditions(market: Any) -> dict[str, pd.DataFrame]:
     first = float(np.searchsorted(c.index.to_numpy(), np.datetime64(WINDOW_START)))
     o1, c1, v1, p1, r1 = (previous(x, 2) for x in (o, c, v, p, row))
     o2, c2, v2, p2 = (previous(x, 1) for x in (o, c, v, p))
-    ma5, ma10, ma20 = (sma(c, n) for n in (5, 10, 20))
+    ma5, ma10, ma20 = (sma(c, n).round(TIE_DECIMALS) for n in (5, 10, 20))
     flags = (
         (c1 > o1) & (p1 > 2),
         (c2 < o2) & (p2 > -1) & (p2 < 0),

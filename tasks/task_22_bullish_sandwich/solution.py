@@ -24,7 +24,8 @@ def daily_dir() -> Path:
 
 def latest_pattern(df: pd.DataFrame) -> tuple[str, float, float] | None:
     o, c, v, pct = df["open"], df["close"], df["volume"], df["pctChg"]
-    ma5, ma10, ma20 = (c.rolling(n).mean() for n in (5, 10, 20))
+    # Rounded so that float noise cannot break an exact tie (closes have 2 decimals).
+    ma5, ma10, ma20 = (c.rolling(n).mean().round(10) for n in (5, 10, 20))
     # Row i is D3; D2 and D1 are the two rows before it.
     o1, c1, v1, p1 = o.shift(2), c.shift(2), v.shift(2), pct.shift(2)
     o2, c2, v2, p2 = o.shift(1), c.shift(1), v.shift(1), pct.shift(1)
