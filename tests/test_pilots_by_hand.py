@@ -59,6 +59,12 @@ def _kept(rows: list[Row], fields: tuple[str, ...], cutoff: str) -> list[Row]:
     return sorted(kept, key=lambda r: r["date"])
 
 
+def _flags(panel: Any, start: str) -> dict[tuple[str, str], bool]:
+    """A verifier's bool panel from ``start`` on, as {(YYYY-MM-DD, 6-digit code): flag}."""
+    stacked = panel.loc[start:].stack()
+    return {(d.strftime("%Y-%m-%d"), str(c)[-6:]): bool(v) for (d, c), v in stacked.items()}
+
+
 def _mean(xs: list[float]) -> float:
     return math.fsum(xs) / len(xs)
 
@@ -102,66 +108,65 @@ def _crosses(prev_above: bool | None, now_above: bool | None) -> bool:
     return prev_above is False and now_above is True
 
 
-def task01_qualifies(rows: list[Row]) -> bool:
+CONDITIONS_01 = ("macd_cross", "rsi_signal", "volume_burst", "ma_cross")
+
+
+def task01_days(rows: list[Row]) -> dict[str, dict[str, bool]]:
+    """Each window day of a stock: which of the four day conditions fire (exact MA/volume ties)."""
     kept = _kept(rows, ("open", "high", "low", "close", "volume"), "2026-03-31")
-    if not kept:
-        return False
     close = [float(r["close"]) for r in kept]
     volume = [int(float(r["volume"])) for r in kept]
-    window = [i for i, r in enumerate(kept) if r["date"] >= "2026-03-04"]
-    dif = [f - s for f, s in zip(_ema(close, 12), _ema(close, 26), strict=True)]
-    dea = _ema(dif, 9)
-    if not any(i >= 1 and _crosses(dif[i - 1] > dea[i - 1], dif[i] > dea[i]) for i in window):
-        return False
+    dif = [f - s for f, s in zip(_ema(close, 12), _ema(close, 26), strict=True)] if kept else []
+    dea = _ema(dif, 9) if kept else []
     rsi = _rsi14(close)
-
-    def ma_cross(t: int) -> bool:
-        prev = _above(_ma(kept, t - 1, 5), _ma(kept, t - 1, 8)) if t >= 1 else None
-        return _crosses(prev, _above(_ma(kept, t, 5), _ma(kept, t, 8)))
-
-    oversold = False
-    for t in window:
-        r = rsi[t]
-        if r is None:
-            continue
-        if r < 30:
-            oversold = True
-        elif oversold and r > 50:
-            oversold = False
-            burst = t >= 5 and 5 * volume[t] > 2 * sum(volume[t - 5 : t])
-            if burst and ma_cross(t):
-                return True
-    return False
-
-
-def test_task01_by_hand(files: dict[str, list[Row]], default_market: Any) -> None:
-    by_hand = sorted(code for code, rows in files.items() if task01_qualifies(rows))
-    assert _verifier("task_01_macd_rsi_filter").qualifying(default_market) == by_hand
-
-
-def task01_days(rows: list[Row]) -> dict[str, tuple[bool, bool]]:
-    """(MA5 crosses MA8, volume burst) on each window day of a stock, with exact ties."""
-    kept = _kept(rows, ("open", "high", "low", "close", "volume"), "2026-03-31")
-    volume = [int(float(r["volume"])) for r in kept]
-    out = {}
+    out, oversold = {}, False
     for t, row in enumerate(kept):
         if row["date"] < "2026-03-04":
             continue
-        prev = _above(_ma(kept, t - 1, 5), _ma(kept, t - 1, 8)) if t >= 1 else None
-        cross = _crosses(prev, _above(_ma(kept, t, 5), _ma(kept, t, 8)))
-        out[row["date"]] = (cross, t >= 5 and 5 * volume[t] > 2 * sum(volume[t - 5 : t]))
+        r, signal = rsi[t], False
+        if r is not None and r < 30:
+            oversold = True
+        elif r is not None and oversold and r > 50:
+            oversold, signal = False, True
+        prev_ma = _above(_ma(kept, t - 1, 5), _ma(kept, t - 1, 8)) if t >= 1 else None
+        flags = (
+            t >= 1 and _crosses(dif[t - 1] > dea[t - 1], dif[t] > dea[t]),
+            signal,
+            t >= 5 and 5 * volume[t] > 2 * sum(volume[t - 5 : t]),
+            _crosses(prev_ma, _above(_ma(kept, t, 5), _ma(kept, t, 8))),
+        )
+        out[row["date"]] = dict(zip(CONDITIONS_01, flags, strict=True))
     return out
 
 
-def test_task01_day_conditions_by_hand(files: dict[str, list[Row]], default_market: Any) -> None:
+Days01 = dict[str, dict[str, dict[str, bool]]]
+
+
+@pytest.fixture(scope="module")
+def days01(files: dict[str, list[Row]]) -> Days01:
+    return {code: task01_days(rows) for code, rows in files.items()}
+
+
+def task01_qualifies(days: dict[str, dict[str, bool]]) -> bool:
+    same_day = any(d["rsi_signal"] and d["volume_burst"] and d["ma_cross"] for d in days.values())
+    return same_day and any(d["macd_cross"] for d in days.values())
+
+
+def test_task01_by_hand(days01: Days01, default_market: Any) -> None:
+    by_hand = sorted(code for code, days in days01.items() if task01_qualifies(days))
+    assert _verifier("task_01_macd_rsi_filter").qualifying(default_market) == by_hand
+
+
+def test_task01_day_conditions_by_hand(days01: Days01, default_market: Any) -> None:
     """Day by day, not only the final set: a tie decided by float noise shows up here first."""
     cond = _verifier("task_01_macd_rsi_filter").conditions(default_market)
-    panels = [cond[k].rename(columns=lambda c: str(c)[-6:]) for k in ("ma_cross", "volume_burst")]
+    panels = {k: _flags(cond[k], "2026-03-04") for k in CONDITIONS_01}
     diffs = [
-        (code, day, mine)
-        for code, rows in files.items()
-        for day, mine in task01_days(rows).items()
-        if mine != tuple(bool(p.loc[day, code]) for p in panels)
+        (code, day, name)
+        for code, days in days01.items()
+        for day, mine in days.items()
+        for name, ok in mine.items()
+        if ok != panels[name][day, code]
     ]
     assert not diffs, diffs[:5]
 
@@ -220,26 +225,34 @@ def task22_days(rows: list[Row]) -> dict[str, tuple[str, dict[str, bool], float,
     return out
 
 
-def task22_latest(rows: list[Row]) -> tuple[str, float, float] | None:
-    found = [(d1, r21, r32) for d1, ok, r21, r32 in task22_days(rows).values() if all(ok.values())]
-    return found[-1] if found else None
+Days22 = dict[str, dict[str, tuple[str, dict[str, bool], float, float]]]
 
 
-def test_task22_day_conditions_by_hand(files: dict[str, list[Row]], default_market: Any) -> None:
+@pytest.fixture(scope="module")
+def days22(files: dict[str, list[Row]]) -> Days22:
+    return {code: task22_days(rows) for code, rows in files.items()}
+
+
+def test_task22_day_conditions_by_hand(days22: Days22, default_market: Any) -> None:
     cond = _verifier("task_22_bullish_sandwich").conditions(default_market)
-    panels = {k: cond[k].rename(columns=lambda c: str(c)[-6:]) for k in CONDITIONS_22}
+    panels = {k: _flags(cond[k], "2024-03-08") for k in CONDITIONS_22}
     diffs = [
         (code, day, name)
-        for code, rows in files.items()
-        for day, (_, mine, _, _) in task22_days(rows).items()
+        for code, days in days22.items()
+        for day, (_, mine, _, _) in days.items()
         for name, ok in mine.items()
-        if ok != bool(panels[name].loc[day, code])
+        if ok != panels[name][day, code]
     ]
     assert not diffs, diffs[:5]
 
 
-def test_task22_by_hand(files: dict[str, list[Row]], default_market: Any) -> None:
-    by_hand = [(code, *f) for code, rows in files.items() if (f := task22_latest(rows))]
+def test_task22_by_hand(days22: Days22, default_market: Any) -> None:
+    """The latest pattern (by D1) of each stock whose every condition holds, by code."""
+    by_hand = []
+    for code, days in days22.items():
+        found = [(d1, r21, r32) for d1, ok, r21, r32 in days.values() if all(ok.values())]
+        if found:
+            by_hand.append((code, *found[-1]))
     answer = _verifier("task_22_bullish_sandwich").expected(default_market)
     assert [r[:2] for r in answer.rows] == [r[:2] for r in by_hand]
     for mine, theirs in zip(by_hand, answer.rows, strict=True):
