@@ -211,6 +211,107 @@ def test_verifier_constants_match_the_task_text(task_id: str) -> None:
             assert ",".join(spec.output.columns) in text
 
 
+def _numbers(answer: Expected, fmt: Callable[[float, float], str]) -> str:
+    """The rendered answer with every numeric cell written as ``fmt(value, tolerance)``."""
+    contract = answer.contract
+    lines = [",".join(contract.columns)] if contract.header else []
+    for row in answer.rows:
+        cells = [
+            fmt(v, contract.tolerances[col]) if isinstance(v, float) else str(v)
+            for col, v in zip(contract.columns, row, strict=True)
+        ]
+        lines.append(",".join(cells))
+    return "\n".join(lines) + "\n"
+
+
+ACCEPTED: dict[str, Callable[[Expected], str]] = {
+    "crlf": lambda a: render(a).replace("\n", "\r\n"),
+    "bom": lambda a: "\ufeff" + render(a),
+    "no_final_newline": lambda a: render(a).rstrip("\n"),
+    "spaces_after_commas": lambda a: render(a).replace(",", ", "),
+    "unrounded": lambda a: _numbers(a, lambda v, t: f"{v:.9f}"),
+    "just_inside_tolerance_up": lambda a: _numbers(a, lambda v, t: f"{v + 0.98 * t:.6f}"),
+    "just_inside_tolerance_down": lambda a: _numbers(a, lambda v, t: f"{v - 0.98 * t:.6f}"),
+}
+
+
+@pytest.mark.parametrize("case", ACCEPTED)
+@pytest.mark.parametrize("task_id", PILOTS)
+def test_output_the_text_allows_passes(
+    task_id: str, case: str, answers: dict[str, Expected]
+) -> None:
+    preds = verifier_cache(task_id).check(ACCEPTED[case](answers[task_id]), answers[task_id])
+    assert classify(preds) is None, {k: p.detail for k, p in preds.items() if not p.ok}
+
+
+def _first_code_as(answer: Expected, code: str) -> str:
+    return render(answer).replace(str(answer.rows[0][0]), code, 1)
+
+
+def _spaced_code(answer: Expected, market: Any) -> str:
+    code = answer.codes[0]
+    return _first_code_as(answer, f"{code[:3]} {code[3:]}")
+
+
+def _fullwidth_code(answer: Expected, market: Any) -> str:
+    wide = {ord(d): ord(d) + 0xFEE0 for d in "0123456789"}
+    return _first_code_as(answer, answer.codes[0].translate(wide))
+
+
+def _header_zh(answer: Expected, market: Any) -> str:
+    header = {"code": "代码", "volatility_pct": "波动率", "day1_date": "第一天日期"}
+    names = ",".join(header.get(c, "量比") for c in answer.contract.columns)
+    body = _lines(answer)[1:] if answer.contract.header else _lines(answer)
+    return "\n".join([names, *body]) + "\n"
+
+
+def _over_cap(answer: Expected, market: Any) -> str:
+    cap = answer.contract.max_rows or 0
+    pool = sorted({plain_code(c) for c in market.codes} - set(answer.codes))
+    extra = [(c, *answer.rows[0][1:]) for c in pool[: cap + 1 - len(answer.rows)]]
+    return _with_rows(answer, sorted([*answer.rows, *extra], key=lambda r: str(r[0])))
+
+
+REJECTED: dict[str, tuple[Callable[[Expected, Any], str], str]] = {
+    "duplicate_row": (lambda a, m: _with_rows(a, [a.rows[0], *a.rows]), "invalid_output"),
+    "code_with_space": (_spaced_code, "invalid_output"),
+    "code_fullwidth": (_fullwidth_code, "invalid_output"),
+    "header_in_chinese": (_header_zh, "invalid_output"),
+    "no_result_line_plus_rows": (lambda a, m: "无符合条件的股票\n" + render(a), "invalid_output"),
+    "empty_file": (lambda a, m: "", "invalid_output"),
+    "over_the_row_cap": (_over_cap, "invalid_output"),
+    "nan_value": (lambda a, m: _numbers(a, lambda v, t: "nan"), "invalid_output"),
+    "inf_value": (lambda a, m: _numbers(a, lambda v, t: "inf"), "invalid_output"),
+    "percent_sign": (lambda a, m: _numbers(a, lambda v, t: f"{v:.2f}%"), "invalid_output"),
+    "outside_tolerance_down": (
+        lambda a, m: _numbers(a, lambda v, t: f"{v - t - 1e-3:.4f}"),
+        "wrong_answer",
+    ),
+}
+NUMERIC = ("nan_value", "inf_value", "percent_sign", "outside_tolerance_down")
+
+
+@pytest.mark.parametrize(
+    ("task_id", "case"),
+    [
+        (t, c)
+        for t in PILOTS
+        for c in REJECTED
+        if (c not in NUMERIC or load_spec(t).output.decimals)
+        and (c != "over_the_row_cap" or load_spec(t).output.max_rows)
+    ],
+)
+def test_output_the_text_forbids_fails(
+    task_id: str, case: str, answers: dict[str, Expected], default_market: Any
+) -> None:
+    mutate, failure = REJECTED[case]
+    answer = answers[task_id]
+    text = mutate(answer, default_market)
+    assert text != render(answer)
+    preds = verifier_cache(task_id).check(text, answer)
+    assert classify(preds) == failure, {k: p.detail for k, p in preds.items() if not p.ok}
+
+
 @pytest.mark.parametrize("task_id", PILOTS)
 @given(data=st.one_of(st.binary(max_size=400), st.text(max_size=400)))
 def test_arbitrary_output_never_raises_never_passes(
