@@ -84,6 +84,10 @@ def make_bars(
     listed = (rows >= uni.ipo[None, :] + 1) & (rows < uni.out[None, :] + 1)
     listed[0] = False
     susp = np.concatenate([np.zeros((1, n), dtype=bool), uni.suspended])
+    blank = np.concatenate([np.zeros((1, n), dtype=bool), uni.blank])
+    for pb in planted:  # planted suspensions: ret 0 above, so the close is carried like any other
+        susp[pb.row, pb.col] |= pb.suspend
+        blank[pb.row, pb.col] |= pb.blank
     pre = np.empty_like(cents)
     pre[1:] = cents[:-1]
     pre[0] = cents[0]
@@ -150,7 +154,6 @@ def make_bars(
     pct = np.round((cents / pre - 1.0) * 100.0, 6)
     status = np.where(susp, 0.0, 1.0)
 
-    blank = np.concatenate([np.zeros((1, n), dtype=bool), uni.blank])
     nan_if = ~listed | blank
 
     def panel(x: np.ndarray, scale: float = 1.0) -> np.ndarray:

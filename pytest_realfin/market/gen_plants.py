@@ -27,6 +27,8 @@ class PlantedBar:
     vol_mult: float
     first_row: int
     plant: str
+    suspend: bool = False
+    blank: bool = False
 
 
 def _window(plant: Plant, dates: pd.DatetimeIndex) -> tuple[int, int]:
@@ -117,6 +119,8 @@ def planted_rows(
                         vol_mult=bar.vol_mult,
                         first_row=start + 1,
                         plant=p.name,
+                        suspend=bar.suspend,
+                        blank=bar.blank,
                     )
                 )
     bars.sort(key=lambda b: (b.col, b.row))

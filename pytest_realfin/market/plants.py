@@ -2,9 +2,10 @@
 
 A task whose answer would otherwise be empty (or trivially full) declares *plants*: a run of bars,
 ending on a given session, that satisfies every condition of the task (role ``hit``) or all but one
-(role ``decoy``). The generator puts each plant on ``count`` ordinary stocks, chosen
-deterministically from the seed, and rewrites those bars so the rest of the series stays continuous
-(later closes scale with the planted run).
+(role ``decoy``). A bar may be a suspension day, written exactly like the generator's own. The
+generator puts each plant on ``count`` ordinary stocks, chosen deterministically from the seed, and
+rewrites those bars so the rest of the series stays continuous (later closes scale with the
+planted run).
 
 Plants are ordinary bars in ordinary files: nothing in the data marks them. Only the project's own
 tests may ask where they went, through :func:`pytest_realfin.market.generator.plant_assignments`.
@@ -30,8 +31,12 @@ class PlantBar:
         up_wick: high = max(open, close) * (1 + up_wick), clipped to the limit-up price.
         down_wick: low = min(open, close) * (1 - down_wick), clipped to the limit-down price.
         vol_mult: volume = vol_mult x the stock's baseline (mean volume of the 20 traded sessions
-        before
-            the plant's first bar).
+            before the plant's first bar).
+        suspend: a suspension day, written like the generator's own: ``tradestatus=0``, volume,
+            amount, turn and pctChg 0, open = high = low = close = preclose = the previous close
+            (so the series continues from it). Build it with :meth:`suspended`.
+        blank: with ``suspend``, the other kind of ordinary suspension: every field but date,
+            code, adjustflag, ``tradestatus=0`` and isST blank (valuations too).
     """
 
     ret: float
@@ -39,12 +44,28 @@ class PlantBar:
     up_wick: float = 0.004
     down_wick: float = 0.004
     vol_mult: float = 1.0
+    suspend: bool = False
+    blank: bool = False
+
+    @classmethod
+    def suspended(cls, blank: bool = False) -> PlantBar:
+        """A suspension day (``blank=True``: with blank OHLCV fields), price carried over."""
+        return cls(ret=0.0, suspend=True, blank=blank)
 
     def __post_init__(self) -> None:
         if not (self.up_wick >= 0 and self.down_wick >= 0 and self.vol_mult > 0):
             msg = (
                 f"PlantBar: up_wick={self.up_wick!r}, down_wick={self.down_wick!r}, "
                 f"vol_mult={self.vol_mult!r}; expected wicks >= 0 and vol_mult > 0"
+            )
+            raise ValueError(msg)
+        if self.blank and not self.suspend:
+            msg = "PlantBar: blank=True without suspend=True; use PlantBar.suspended(blank=True)"
+            raise ValueError(msg)
+        if self.suspend and (self.ret != 0 or self.open_gap != 0):
+            msg = (
+                f"PlantBar: a suspension with ret={self.ret!r}, open_gap={self.open_gap!r}; "
+                "a suspended day carries the previous close, use PlantBar.suspended()"
             )
             raise ValueError(msg)
 
