@@ -381,6 +381,36 @@ def test_task03_plants(default_market: Any, planted: dict[str, tuple[str, ...]])
     assert ranked.index(zig) > 5
 
 
+T03_SUSPENDED = ("t03_suspended", "t03_suspended_blank")
+
+
+def _cv(x: Any) -> float:
+    return float(x.std(ddof=1) / x.mean() * 100.0)
+
+
+@pytest.mark.parametrize("name", T03_SUSPENDED)
+def test_task03_suspended_decoy_is_excluded_but_would_rank(
+    name: str, default_market: Any, planted: dict[str, tuple[str, ...]]
+) -> None:
+    """The rule "traded on all 10 days" decides: ignoring it puts the decoy in the top 5."""
+    module = verifier(PILOTS[1])
+    ranking = module.ranking(default_market)
+    (code,) = planted[name]
+    full = next(c for c in default_market.codes if plain_code(str(c)) == code)
+    window = slice(*module.WINDOW)
+    close = default_market.panel("close").loc[window, full]
+    traded = default_market.traded.loc[window, full] & close.notna()
+    # Its one broken condition: listed with a row on all 10 days, traded on only 9 of them.
+    assert len(close) == 10
+    assert int(traded.sum()) == 9
+    assert code not in ranking.index
+    # What an agent skipping the rule would compute: over the traded closes, or over every
+    # non-blank close (the price carried through a tradestatus=0 row counts as a close).
+    for cv in (_cv(close[traded]), _cv(close.dropna())):
+        assert cv > ranking.iloc[4], (name, cv, ranking.iloc[:5].to_dict())
+        assert int((ranking > cv).sum()) < 5
+
+
 D22_BROKEN = {
     "t22_day2_drop": "day2",
     "t22_day2_up": "day2",
@@ -402,10 +432,65 @@ def test_task22_plants(
     assert got[twice][1] == "2024-03-22", "the later of two patterns is reported"
     cond = module.conditions(default_market)
     plants = {p.name: p for p in TASK_PLANTS[PILOTS[2]]}
-    for name, broken in D22_BROKEN.items():
-        (code,) = planted[name]
-        day = plants[name].end.isoformat()
-        flags = {
-            c: bool(cond[c].rename(columns=plain_code).loc[day, code]) for c in module.CONDITIONS
-        }
-        assert [c for c, ok in flags.items() if not ok] == [broken], (name, flags)
+    for name, plant in plants.items():
+        day = plant.end.isoformat()
+        for code in planted[name]:
+            flags = {
+                c: bool(cond[c].rename(columns=plain_code).loc[day, code])
+                for c in module.CONDITIONS
+            }
+            broken = [c for c, ok in flags.items() if not ok]
+            assert broken == ([] if plant.role == "hit" else [D22_BROKEN[name]]), (name, flags)
+    assert set(D22_BROKEN) == {n for n, p in plants.items() if p.role == "decoy"}
+
+
+T22_SUSPENDED = {"t22_hit_over_suspension": 1, "t22_hit_over_blank": 2}
+"""Hits with a suspension inside the pattern: after D1 (price carried) or after D2 (blank)."""
+
+
+def _calendar_rows_pattern(market: Any, code: str, module: ModuleType) -> bool:
+    """The pattern read over every listed row, suspended ones kept (what the text forbids)."""
+    raw = {f: market.panel(f).loc[: module.CUTOFF, code] for f in module.FIELDS}
+    o, c, v, p = (raw[f] for f in ("open", "close", "volume", "pctChg"))
+    o1, c1, v1, p1 = (x.shift(2) for x in (o, c, v, p))
+    o2, c2, v2, p2 = (x.shift(1) for x in (o, c, v, p))
+    ma5, ma10, ma20 = (c.rolling(n).mean() for n in (5, 10, 20))
+    ok = (
+        (c1 > o1) & (p1 > 2) & (c2 < o2) & (p2 > -1) & (p2 < 0) & (c > o) & (p > 2)
+        & (c > o2) & (o < c2) & (v2 > v1) & (v > v2) & (ma5 > ma10) & (ma10 > ma20)
+    )  # fmt: skip
+    return bool(ok.loc[module.WINDOW_START :].iloc[2:].any())
+
+
+@pytest.mark.parametrize("name", T22_SUSPENDED)
+def test_task22_pattern_over_a_suspension(
+    name: str,
+    default_market: Any,
+    planted: dict[str, tuple[str, ...]],
+    answers: dict[str, Expected],
+) -> None:
+    """D1, D2, D3 are consecutive *remaining* rows: the suspended day between them is dropped."""
+    module = verifier(PILOTS[2])
+    plant = next(p for p in TASK_PLANTS[PILOTS[2]] if p.name == name)
+    (code,) = planted[name]
+    full = next(c for c in default_market.codes if plain_code(str(c)) == code)
+    dates = default_market.dates
+    e = int(dates.searchsorted(np.datetime64(plant.end)))
+    sessions = dates[e - 3 : e + 1]  # D1 .. D3 with the suspension somewhere between
+    traded = default_market.traded.loc[sessions, full].to_numpy().tolist()
+    gap = T22_SUSPENDED[name]
+    assert traded == [k != gap for k in range(4)]
+    assert default_market.panel("tradestatus").loc[sessions[gap], full] == 0
+    blank = plant.bars[-4 + gap].blank
+    assert bool(np.isnan(default_market.panel("close").loc[sessions[gap], full])) == blank
+    assert got_day1(answers, code) == sessions[0].strftime("%Y-%m-%d")
+    # MA over remaining rows (the text) differs from MA over every listed row on D3.
+    c_all = default_market.panel("close").loc[: plant.end.isoformat(), full]
+    c_kept = c_all[default_market.traded.loc[: plant.end.isoformat(), full]]
+    if not blank:
+        assert c_kept.iloc[-5:].mean() != c_all.iloc[-5:].mean()
+    assert not _calendar_rows_pattern(default_market, full, module), "the rule must matter"
+
+
+def got_day1(answers: dict[str, Expected], code: str) -> str:
+    return next(str(r[1]) for r in answers[PILOTS[2]].rows if str(r[0]) == code)

@@ -14,9 +14,18 @@ from pytest_realfin.market.plants import Plant, PlantBar
 __all__ = ["PLANTS", "TASK_PLANTS"]
 
 
-def _bars(*spec: tuple[float, float, float]) -> tuple[PlantBar, ...]:
-    """Bars from ``(ret, open_gap, vol_mult)`` triples."""
-    return tuple(PlantBar(ret=r, open_gap=g, vol_mult=v) for r, g, v in spec)
+Spec = tuple[float, float, float] | PlantBar
+"""A bar as ``(ret, open_gap, vol_mult)``, or a `PlantBar` as is (e.g. ``PlantBar.suspended()``)."""
+_SUSP = PlantBar.suspended()
+_SUSP_BLANK = PlantBar.suspended(blank=True)
+
+
+def _bars(*spec: Spec) -> tuple[PlantBar, ...]:
+    """Bars from ``(ret, open_gap, vol_mult)`` triples; `PlantBar` items pass through."""
+    return tuple(
+        b if isinstance(b, PlantBar) else PlantBar(ret=b[0], open_gap=b[1], vol_mult=b[2])
+        for b in spec
+    )
 
 
 # task_01: 40 calm zig-zag bars (RSI near 50 whatever came before), then the 20-day window to the
@@ -76,10 +85,13 @@ _T01 = (
 # task_03: steady runs over the 10 window sessions give the 5 largest close CVs (about 47, 43, 39,
 # 35, 31 %; ordinary stocks stay below 20 %); the 6th (26 %) is a decoy, and so is a +14 %/-12.3 %
 # zig-zag whose *returns* are the most volatile of all while its closes barely move (CV about 7 %).
+# Two more decoys run +16 % / +15 % a day but are suspended on one window day (05-24 with the price
+# carried, 05-29 with blank fields): the rule "traded on all 10 days" excludes them, while their CV
+# over the traded days (about 40 and 38 %; 39 and 37 % over all 10 rows) would rank in the top 5.
 _T03_END = dt.date(2024, 5, 31)
 
 
-def _t03(name: str, role: str, bars: tuple[tuple[float, float, float], ...], note: str) -> Plant:
+def _t03(name: str, role: str, bars: tuple[Spec, ...], note: str) -> Plant:
     return Plant(
         task_id="task_03_volatility_ranking",
         name=name,
@@ -97,11 +109,25 @@ _T03 = (
     ),
     _t03("t03_sixth", "decoy", ((0.09, 0.0, 1.5),) * 10, "+9 % a day: rank 6"),
     _t03("t03_zigzag", "decoy", ((0.14, 0.0, 1.5), (-0.123, 0.0, 1.5)) * 5, "return-vol trap"),
+    _t03(
+        "t03_suspended",
+        "decoy",
+        ((0.16, 0.0, 1.5),) * 4 + (_SUSP,) + ((0.16, 0.0, 1.5),) * 5,
+        "+16 % a day, suspended on 2024-05-24 (price carried): not traded on all 10 days",
+    ),
+    _t03(
+        "t03_suspended_blank",
+        "decoy",
+        ((0.15, 0.0, 1.5),) * 7 + (_SUSP_BLANK,) + ((0.15, 0.0, 1.5),) * 2,
+        "+15 % a day, suspended on 2024-05-29 (blank fields): not traded on all 10 days",
+    ),
 )
 
 # task_22: an uptrend (MA5 > MA10 > MA20), then D1 +3.5 %, D2 -0.5 % bearish, D3 +3.5 % engulfing,
-# volume 1.5x, 1.8x, 2.2x. One hit has two patterns (the later one is reported). Each decoy breaks
-# exactly one condition.
+# volume 1.5x, 1.8x, 2.2x. One hit has two patterns (the later one is reported). Two hits have a
+# suspension inside the pattern (D1, suspended, D2, D3 with the price carried; D1, D2, blank
+# suspension, D3): the text drops suspended rows, so the three remaining rows are consecutive and
+# the D1 before the suspension is reported. Each decoy breaks exactly one condition.
 _UP = ((0.008, 0.0, 1.0),) * 25
 _DOWN = ((-0.01, 0.0, 1.0),) * 25
 
@@ -110,14 +136,20 @@ def _sandwich(
     d2: tuple[float, float] = (-0.005, 0.005),
     vols: tuple[float, float, float] = (1.5, 1.8, 2.2),
     gap3: float = -0.01,
-) -> tuple[tuple[float, float, float], ...]:
-    return ((0.035, 0.003, vols[0]), (d2[0], d2[1], vols[1]), (0.035, gap3, vols[2]))
+    gap_after: int = 0,
+    gap_bar: PlantBar = _SUSP,
+) -> tuple[Spec, ...]:
+    """D1, D2, D3; ``gap_after`` = 1 or 2 puts ``gap_bar`` (a suspension) after D1 or D2."""
+    days: list[Spec] = [(0.035, 0.003, vols[0]), (d2[0], d2[1], vols[1]), (0.035, gap3, vols[2])]
+    if gap_after:
+        days.insert(gap_after, gap_bar)
+    return tuple(days)
 
 
 def _t22(
     name: str,
     end: dt.date,
-    bars: tuple[tuple[float, float, float], ...],
+    bars: tuple[Spec, ...],
     role: str = "decoy",
     count: int = 1,
     note: str = "",
@@ -141,6 +173,20 @@ _T22 = (
         _UP + _sandwich() + ((0.008, 0.0, 1.0),) * 4 + _sandwich(),
         "hit",
         note="patterns with D1 2024-03-13 and 2024-03-22; the later is reported",
+    ),
+    _t22(
+        "t22_hit_over_suspension",
+        dt.date(2024, 3, 28),
+        _UP + _sandwich(gap_after=1),
+        "hit",
+        note="D1 2024-03-25, suspended 03-26 (price carried), D2 03-27, D3 03-28",
+    ),
+    _t22(
+        "t22_hit_over_blank",
+        dt.date(2024, 4, 1),
+        _UP + _sandwich(gap_after=2, gap_bar=_SUSP_BLANK),
+        "hit",
+        note="D1 2024-03-27, D2 03-28, suspended 03-29 (blank fields), D3 04-01",
     ),
     _t22(
         "t22_day2_drop", dt.date(2024, 3, 20), _UP + _sandwich(d2=(-0.013, 0.003)), note="D2 -1.3 %"
