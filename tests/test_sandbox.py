@@ -10,11 +10,12 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import pytest_realfin
-from pytest_realfin import _process, sandbox
+from pytest_realfin import _process, sandbox, workspace
 from pytest_realfin.errors import SandboxError
 from pytest_realfin.sandbox import (
     BwrapEnvironment,
@@ -211,6 +212,16 @@ def test_file_size_is_capped(env: Environment, tmp_path: Path) -> None:
     assert "File too large" in result.output
 
 
+def test_size_cap_keeps_the_command_as_written(env: Environment) -> None:
+    # The cap is set in the command's own shell, on its first line: line numbers and $0 are as
+    # if the agent's text ran alone, and both the soft and the hard limit are set.
+    result = env.execute("echo $0 $LINENO\nnot_a_command_xyz", timeout=10)
+    assert result.output.startswith(f"{_process._BASH} 1\n")
+    assert "line 2: not_a_command_xyz" in result.output
+    result = env.execute("ulimit -f; ulimit -H -f", timeout=10)
+    assert result.output.split() == [str((1 << 20) // 1024)] * 2
+
+
 def test_captured_output_is_bounded(env: Environment, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_process, "_READ_CAP_BYTES", 1000)
     result = env.execute("echo BEGIN; head -c 90000 /dev/zero | tr '\\0' a; echo; echo END", 10)
@@ -352,3 +363,61 @@ def test_manifest_describes_what_exists(data_dir: Path) -> None:
     assert "daily" not in manifest["missing"]
     for entry in manifest["datasets"]:
         assert not entry["path"].startswith("/")
+
+
+def _age(root: Path, seconds: float = 60.0) -> None:
+    """Date every entry under ``root`` back, as data that has been still for a while."""
+    when = time.time() - seconds
+    for path in [root, *root.rglob("*")]:
+        os.utime(path, (when, when))
+
+
+def _manifest_in(tmp_path: Path, data_dir: Path, name: str) -> dict[str, Any]:
+    ws = prepare_workspace(tmp_path / name, _spec(), data_dir)
+    return json.loads((ws / "realfin_cache_manifest.json").read_text())
+
+
+def test_cached_manifest_follows_changes_in_the_data(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    builds: list[Path] = []
+    build = workspace._build
+    monkeypatch.setattr(workspace, "_build", lambda d, s: builds.append(d) or build(d, s))
+    _age(data_dir)
+    first = _manifest_in(tmp_path, data_dir, "a1")
+    assert first == build_cache_manifest(data_dir)
+    assert _manifest_in(tmp_path, data_dir, "a2") == first
+    assert len(builds) == 2  # a1 and build_cache_manifest; a2 was served from the cache
+    (data_dir / "baostock" / "dividend.csv").write_text("code,plan\n")  # a dataset appears
+    daily = data_dir / "baostock" / "daily_qfq_20200102_20260331"
+    (daily / "sz.300001.csv").write_text("date,code,close\n")  # a file in a known folder
+    (data_dir / "macro" / "notes.txt").write_text("x")  # a file outside the layout
+    (data_dir / "macro" / "cgb_yield_10y.csv").write_text("date,yield,extra\n")  # a new header
+    _age(data_dir, 30.0)  # settled again, with different times
+    second = _manifest_in(tmp_path, data_dir, "a3")
+    assert second == build_cache_manifest(data_dir)
+    assert len(builds) == 4  # a3 was built anew
+    by_name = {d["name"]: d for d in second["datasets"]}
+    assert "dividend" in by_name
+    assert by_name["daily"]["files"] == 2
+    assert by_name["cgb_yield"]["columns"] == ["date", "yield", "extra"]
+    assert second["other_files"] == ["macro/notes.txt"]
+
+
+def test_manifest_of_fresh_data_is_never_stale(tmp_path: Path, data_dir: Path) -> None:
+    # Changes within the file system's timestamp granularity cannot be seen in mtimes: data that
+    # changed in the last seconds is described anew every time.
+    assert _manifest_in(tmp_path, data_dir, "b1")["other_files"] == []
+    (data_dir / "macro" / "notes.txt").write_text("x")
+    assert _manifest_in(tmp_path, data_dir, "b2")["other_files"] == ["macro/notes.txt"]
+
+
+def test_manifest_lists_other_files_in_path_order(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    for rel in ("a-b/x.txt", "a/b/y.txt", "a/z.txt", "baostock/daily_qfq_1/f.csv", ".hidden"):
+        (data / rel).parent.mkdir(parents=True, exist_ok=True)
+        (data / rel).write_text("x")
+    (data / "a" / "link").symlink_to(data / "a-b", target_is_directory=True)
+    other = build_cache_manifest(data)["other_files"]
+    assert other == sorted(other, key=lambda rel: Path(rel).parts)
+    assert set(other) == {"a-b/x.txt", "a/b/y.txt", "a/z.txt", ".hidden"}
