@@ -8,6 +8,8 @@ with paths relative to the workspace only: the original runner's manifest named 
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -54,7 +56,32 @@ _CODE_FORMATS = {
 }
 
 
-def _csv_header(path: Path) -> list[str]:
+class _Stamps:
+    """Modification times of what a manifest was built from: the folders listed, the files read.
+
+    Any file added, removed or renamed changes its folder's mtime, and a rewritten CSV changes its
+    own, so equal stamps mean an equal manifest; checking them is a few dozen ``stat`` calls.
+    """
+
+    def __init__(self) -> None:
+        self.seen: dict[str, int] = {}
+
+    def add(self, path: Path | str) -> None:
+        self.seen[str(path)] = _mtime(path)
+
+    def frozen(self) -> tuple[tuple[str, int], ...]:
+        return tuple(sorted(self.seen.items()))
+
+
+def _mtime(path: Path | str) -> int:
+    try:
+        return Path(path).stat().st_mtime_ns
+    except OSError:
+        return -1
+
+
+def _csv_header(path: Path, stamps: _Stamps) -> list[str]:
+    stamps.add(path)
     try:
         with path.open(encoding="utf-8", errors="replace") as fh:
             return fh.readline().strip().lstrip("\ufeff").split(",")
@@ -62,43 +89,51 @@ def _csv_header(path: Path) -> list[str]:
         return []
 
 
-def _describe(data_dir: Path, rel: Path, name: str, note: str) -> dict[str, Any]:
+def _describe(data_dir: Path, rel: Path, name: str, note: str, stamps: _Stamps) -> dict[str, Any]:
     path = data_dir / rel
     entry: dict[str, Any] = {"name": name, "path": f"api_cache/{rel.as_posix()}", "note": note}
     if path.is_dir():
+        stamps.add(path)
         files = sorted(p for p in path.iterdir() if p.is_file())
         entry["kind"] = "directory"
         entry["files"] = len(files)
         if files:
             entry["example"] = files[0].name
             if files[0].suffix == ".csv":
-                entry["columns"] = _csv_header(files[0])
+                entry["columns"] = _csv_header(files[0], stamps)
     else:
         entry["kind"] = "file"
         if path.suffix == ".csv":
-            entry["columns"] = _csv_header(path)
+            entry["columns"] = _csv_header(path, stamps)
     return entry
 
 
-def build_cache_manifest(data_dir: Path) -> dict[str, Any]:
-    """Describe what exists under ``data_dir`` in the RealFin layout (DATA.md), by relative path.
+def _other_files(data_dir: Path, known: set[str], stamps: _Stamps) -> list[str]:
+    """Files outside the known layout, by relative path, without descending into known folders."""
+    other: list[str] = []
+    for folder, dirs, files in os.walk(data_dir):
+        stamps.add(folder)
+        rel = os.path.relpath(folder, data_dir)
+        prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+        dirs[:] = [d for d in dirs if prefix + d not in known]
+        other.extend(
+            prefix + f for f in files if prefix + f not in known and Path(folder, f).is_file()
+        )
+    return sorted(other, key=lambda rel: rel.split("/"))  # Path order: part by part
 
-    Args:
-        data_dir: the ``api_cache`` folder (synthetic or a real cache).
 
-    Returns:
-        A JSON-able dict: ``datasets`` found (path, columns, file count), ``missing`` dataset names,
-        ``other_files`` outside the known layout, and notes on code and date formats.
-    """
+def _build(data_dir: Path, stamps: _Stamps) -> dict[str, Any]:
     datasets: list[dict[str, Any]] = []
     missing: list[str] = []
-    known: set[Path] = set()
+    known: set[str] = set()
+    stamps.add(data_dir)
     for pattern, name, note in _DATASETS:
+        stamps.add((data_dir / pattern).parent)  # the folder the pattern lists
         matches = sorted(data_dir.glob(pattern))
         if not matches:
             missing.append(name)
             continue
-        known.update(m.relative_to(data_dir) for m in matches)
+        known.update(m.relative_to(data_dir).as_posix() for m in matches)
         if name == "etf":  # one file per ETF: a single entry listing them
             files = [m.name for m in matches]
             datasets.append(
@@ -111,12 +146,10 @@ def build_cache_manifest(data_dir: Path) -> dict[str, Any]:
                 }
             )
             continue
-        datasets.extend(_describe(data_dir, m.relative_to(data_dir), name, note) for m in matches)
-    other = [
-        p.relative_to(data_dir).as_posix()
-        for p in sorted(data_dir.rglob("*"))
-        if p.is_file() and not any(p.relative_to(data_dir).is_relative_to(k) for k in known)
-    ]
+        datasets.extend(
+            _describe(data_dir, m.relative_to(data_dir), name, note, stamps) for m in matches
+        )
+    other = _other_files(data_dir, known, stamps) if data_dir.is_dir() else []
     return {
         "schema_version": 1,
         "root": "api_cache",
@@ -128,9 +161,51 @@ def build_cache_manifest(data_dir: Path) -> dict[str, Any]:
     }
 
 
-def _write_json(path: Path, payload: dict[str, Any]) -> None:
+def build_cache_manifest(data_dir: Path) -> dict[str, Any]:
+    """Describe what exists under ``data_dir`` in the RealFin layout (DATA.md), by relative path.
+
+    Args:
+        data_dir: the ``api_cache`` folder (synthetic or a real cache).
+
+    Returns:
+        A JSON-able dict: ``datasets`` found (path, columns, file count), ``missing`` dataset names,
+        ``other_files`` outside the known layout, and notes on code and date formats.
+    """
+    return _build(data_dir, _Stamps())
+
+
+_SETTLED_NS = 2_000_000_000
+_MANIFESTS: dict[str, tuple[tuple[tuple[str, int], ...], str]] = {}
+"""Per data folder: the stamps a manifest was built from and its JSON text (one per process)."""
+
+
+def _manifest_text(data_dir: Path) -> str:
+    """The manifest's JSON, rebuilt only when a folder or file it was built from has changed.
+
+    Every attempt of a run describes the same data: rebuilding it (a walk over ~1,300 files of the
+    default data) per attempt was most of ``prepare_workspace``'s cost.
+    """
+    key = str(data_dir.resolve())
+    cached = _MANIFESTS.get(key)
+    if cached is not None and all(_mtime(path) == ns for path, ns in cached[0]):
+        return cached[1]
+    stamps = _Stamps()
+    text = _dumps(_build(data_dir, stamps))
+    frozen = stamps.frozen()
+    # A change within the file system's timestamp granularity of the build could leave an mtime
+    # unchanged (git's "racy" case): only data that has been still for a while is cached.
+    if max((ns for _, ns in frozen), default=0) < time.time_ns() - _SETTLED_NS:
+        _MANIFESTS[key] = (frozen, text)
+    return text
+
+
+def _dumps(payload: dict[str, Any]) -> str:
+    return json.dumps(payload, ensure_ascii=False, indent=2) + "\n"
+
+
+def _write_text(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
 
 
@@ -153,8 +228,8 @@ def prepare_workspace(
         The workspace path.
     """
     workspace.mkdir(parents=True, exist_ok=True)
-    _write_json(workspace / "task.json", {**spec.public_view(), "language": lang})
-    _write_json(workspace / "realfin_cache_manifest.json", build_cache_manifest(data_dir))
+    _write_text(workspace / "task.json", _dumps({**spec.public_view(), "language": lang}))
+    _write_text(workspace / "realfin_cache_manifest.json", _manifest_text(data_dir))
     mount = workspace / "api_cache"
     if mount.is_symlink():
         mount.unlink()
