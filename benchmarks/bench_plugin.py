@@ -5,7 +5,11 @@
    Target: the plugin adds <= 0.5 s.
 2. Latency-bound run: 40 generated tasks, each driven through the real harness (OpenAIModel, local
    sandbox, verifier) by the loopback fake OpenAI server with 200 ms latency per call and 8 turns
-   per task, at ``-n 1`` versus ``-n 8``. Target: speed-up >= 6x (the limit is 8x).
+   per task, at ``-n 1`` versus ``-n 8``. Target: speed-up >= 6x (the limit is 8x). The CPU of
+   each run (pytest and its workers; the fake server's own is not counted) is printed, and one more
+   ``-n 8`` run at zero latency shows the work that does not overlap with model latency: on a
+   machine with fewer cores than workers, the start of 8 workers (interpreter, plugins, the openai
+   SDK) is CPU-bound and comes before any model call, so it adds to the latency floor.
 
 Unrelated third-party plugins installed here (hypothesis, pytest-benchmark, anyio) are switched off
 (``UNRELATED``) because with ``PYTHONDONTWRITEBYTECODE`` set pytest re-rewrites their ~120 modules
@@ -18,6 +22,8 @@ collection figures are printed both ways.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
 import os
 import re
 import statistics
@@ -25,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,13 +96,24 @@ def make_project(root: Path, n_tasks: int) -> None:
 
 
 def pytest_run(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, str]:
+    wall, _, out = pytest_timed(args, cwd, env)
+    return wall, out
+
+
+def pytest_timed(
+    args: list[str], cwd: Path, env: dict[str, str] | None = None
+) -> tuple[float, float, str]:
+    """Wall seconds, CPU seconds of pytest and every process it started, and stdout."""
     cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args]
+    before = os.times()
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
+    after = os.times()
+    cpu = sum(getattr(after, f) - getattr(before, f) for f in ("children_user", "children_system"))
     if proc.returncode not in (0, 5):
         sys.exit(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}")
-    return wall, proc.stdout
+    return wall, cpu, proc.stdout
 
 
 def median_wall(args: list[str], cwd: Path, repeats: int) -> float:
@@ -125,30 +143,74 @@ def session_seconds(stdout: str) -> float:
     return float(match.group(1)) if match else float("nan")
 
 
+@dataclass(frozen=True)
+class ParallelRun:
+    wall: float
+    session: float
+    cpu: float
+    startup: float
+    """Launch to the first attempt's start: interpreter, plugins, collection, the openai import."""
+    attempts: float
+    """First attempt's start to the last one's end: where model latency is."""
+    out: str
+
+    def line(self, label: str, floor: float | None) -> str:
+        text = (
+            f"  {label}: wall {self.wall:5.1f} s (start-up {self.startup:4.1f} s, attempts "
+            f"{self.attempts:5.1f} s, exit {self.wall - self.startup - self.attempts:4.1f} s), "
+            f"session {self.session:5.1f} s, CPU {self.cpu:5.1f} s"
+        )
+        return text + (f" (latency floor {floor:.1f} s)" if floor is not None else "")
+
+
+def _parallel_run(
+    project: Path, server: FakeOpenAI, workers: int, turns: int, tag: str
+) -> ParallelRun:
+    args = [
+        "--realfin-model", "fake-model", "--realfin-base-url", server.base_url,
+        "--realfin-api-key-env", "BENCH_FAKE_KEY", "--realfin-sandbox", "local",
+        "--realfin-max-turns", str(turns + 2), "-n", str(workers), "-q",
+        "--realfin-run-dir", f"run-{tag}", *UNRELATED,
+    ]  # fmt: skip
+    launched = time.time()
+    wall, cpu, out = pytest_timed(args, project, {**os.environ, "BENCH_FAKE_KEY": "k"})
+    spans = []
+    for path in (project / f"run-{tag}").glob("*/r*/trajectory.json"):
+        data = json.loads(path.read_text("utf-8"))
+        stamps = (data["started_at"], data["finished_at"])
+        spans.append(tuple(dt.datetime.fromisoformat(s).timestamp() - launched for s in stamps))
+    first = min((s for s, _ in spans), default=float("nan"))
+    last = max((e for _, e in spans), default=float("nan"))
+    return ParallelRun(wall, session_seconds(out), cpu, first, last - first, out)
+
+
 def bench_parallel(project: Path, n_tasks: int, latency: float, turns: int) -> None:
-    print(f"latency-bound run: {n_tasks} tasks x {turns} turns x {latency * 1000:.0f} ms per call")
+    cores = os.cpu_count() or 1
+    print(
+        f"latency-bound run: {n_tasks} tasks x {turns} turns x {latency * 1000:.0f} ms per call; "
+        f"{cores} cores, load {os.getloadavg()[0]:.1f}"
+    )
     reply = bash_call(COMMAND.format(turns=turns))
-    env = {**os.environ, "BENCH_FAKE_KEY": "k"}
-    results = {}
+    runs = {}
     with FakeOpenAI(default=reply, latency_s=latency) as server:
         for workers in (1, 8):
-            args = [
-                "--realfin-model", "fake-model", "--realfin-base-url", server.base_url,
-                "--realfin-api-key-env", "BENCH_FAKE_KEY", "--realfin-sandbox", "local",
-                "--realfin-max-turns", str(turns + 2), "-n", str(workers), "-q",
-                "--realfin-run-dir", f"run-n{workers}", *UNRELATED,
-            ]  # fmt: skip
-            wall, out = pytest_run(args, project, env)
-            if f"{n_tasks} passed" not in out:
-                sys.exit(f"-n {workers}: not all tasks passed:\n{out[-3000:]}")
-            results[workers] = (wall, session_seconds(out))
-            floor = n_tasks * turns * latency / workers
-            print(
-                f"  -n {workers}: wall {wall:6.1f} s, pytest session {results[workers][1]:6.1f} s "
-                f"(latency floor {floor:.1f} s)"
-            )
-    (w1, s1), (w8, s8) = results[1], results[8]
-    print(f"  speed-up -n 8 vs -n 1: wall {w1 / w8:.2f}x, session {s1 / s8:.2f}x (target >= 6x)")
+            run = _parallel_run(project, server, workers, turns, f"n{workers}")
+            if f"{n_tasks} passed" not in run.out:
+                sys.exit(f"-n {workers}: not all tasks passed:\n{run.out[-3000:]}")
+            runs[workers] = run
+            print(run.line(f"-n {workers}", n_tasks * turns * latency / workers))
+    one, eight = runs[1], runs[8]
+    print(
+        f"  speed-up -n 8 vs -n 1: wall {one.wall / eight.wall:.2f}x, "
+        f"session {one.session / eight.session:.2f}x (target >= 6x)"
+    )
+    with FakeOpenAI(default=reply) as server:
+        zero = _parallel_run(project, server, 8, turns, "zero")
+    print(zero.line("-n 8, zero latency", None))
+    print(
+        f"  CPU of the zero-latency run / {cores} cores = {zero.cpu / cores:.1f} s: work that "
+        f"latency cannot hide when workers outnumber cores (the start-up comes before any call)"
+    )
 
 
 def main() -> None:

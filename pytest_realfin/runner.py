@@ -7,6 +7,7 @@ infrastructure failure there is a pytest *error*) and the grading phase (a wrong
 
 from __future__ import annotations
 
+import functools
 import gc
 import shutil
 import time
@@ -292,6 +293,7 @@ class HarnessAgent:
             env.close()
 
 
+@functools.cache  # once per process: later freezes would also keep earlier tests' garbage
 def _settle_heap() -> None:
     """Take the long-lived objects the SDK import made out of the cyclic collector's walks.
 

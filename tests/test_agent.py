@@ -344,3 +344,28 @@ def test_key_in_any_named_variable_never_reaches_the_trajectory(
     text = (tmp_path / "t.json").read_text()
     assert secret not in text
     assert "[REDACTED:MY_LLM_CRED]" in text
+
+
+def test_harness_agent_makes_one_client_and_freezes_the_sdk_heap(tmp_path: Path) -> None:
+    # After the openai import the SDK's long-lived objects leave the cyclic collector's walks
+    # (pytest runs five full collections at exit); the client is made once per agent.
+    import gc
+
+    from pytest_realfin.registry import ModelConfig
+    from pytest_realfin.runner import HarnessAgent
+
+    config = ModelConfig(name="m", base_url="http://127.0.0.1:9/v1")
+    agent = HarnessAgent(config, tasks_dir=tmp_path)
+    spec = TaskSpec.model_validate(
+        {
+            "id": "task_99_demo",
+            "name": "演示",
+            "category": "demo",
+            "cutoff": "2026-03-31",
+            "prompt": {"zh": "写出 out.csv", "en": "Write out.csv"},
+            "output": {"file": "out.csv"},
+        }
+    )
+    model = agent._model_for(spec)
+    assert agent._model_for(spec) is model
+    assert gc.get_freeze_count() > 10_000
