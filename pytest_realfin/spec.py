@@ -20,6 +20,8 @@ from pytest_realfin.errors import TaskSpecError
 __all__ = ["OutputContract", "Prompt", "TaskSpec", "discover_tasks", "load_task"]
 
 _TASK_ID = re.compile(r"^task_\d{2}_[a-z0-9_]+$")
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader where PyYAML has it: every xdist worker parses every task file."""
 
 
 class _Frozen(BaseModel):
@@ -121,7 +123,7 @@ def load_task(path: Path) -> TaskSpec:
         TaskSpecError: with one line naming the file, the key, the bad value and the fix.
     """
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         msg = f"{path}: cannot be read as YAML ({type(exc).__name__}: {str(exc).splitlines()[0]})"
         raise TaskSpecError(msg) from None
