@@ -19,6 +19,7 @@ from pytest_realfin.errors import ModelError, SandboxError, VerifierError
 from pytest_realfin.report import write_json
 from pytest_realfin.results import ExitStatus, TaskResult, Usage
 from pytest_realfin.spec import TaskSpec
+from pytest_realfin.trajectory import Scrubber
 from pytest_realfin.verify import VerifierSet
 
 __all__ = [
@@ -116,11 +117,9 @@ def attempt_dir(run_dir: Path, task_id: str, repeat: int) -> Path:
     return run_dir / task_id / f"r{repeat}"
 
 
-def _scrub(text: str, secrets: tuple[str, ...]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return " ".join(text.split())[:500]
+def _line(text: str, mask: Scrubber) -> str:
+    """``text`` masked, on one line, at most 500 characters: how an agent error is recorded."""
+    return " ".join(mask.text(text).split())[:500]
 
 
 def run_agent_phase(agent: Agent, attempt: Attempt, secrets: tuple[str, ...] = ()) -> AgentRun:
@@ -132,17 +131,18 @@ def run_agent_phase(agent: Agent, attempt: Attempt, secrets: tuple[str, ...] = (
         secrets: values (API keys) removed from any error text before it is recorded.
     """
     start = time.monotonic()
+    mask = Scrubber.of(dict.fromkeys(secrets, "***"))
     try:
         outcome = agent.run(attempt)
     except (ModelError, SandboxError) as exc:
         status: ExitStatus = "model_error" if isinstance(exc, ModelError) else "sandbox_error"
-        text = _scrub(f"{type(exc).__name__}: {exc}", secrets)
+        text = _line(f"{type(exc).__name__}: {exc}", mask)
         return AgentRun(attempt, exit_status=status, error=text, duration_s=_since(start))
     usage = getattr(outcome, "usage", None)
     status_value = getattr(outcome, "exit_status", None)
     error: str | None = None
     if status_value in _AGENT_ERRORS:
-        error = _scrub(str(getattr(outcome, "error", None) or status_value), secrets)
+        error = _line(str(getattr(outcome, "error", None) or status_value), mask)
     return AgentRun(
         attempt,
         usage=usage if isinstance(usage, Usage) else Usage(),
@@ -150,15 +150,15 @@ def run_agent_phase(agent: Agent, attempt: Attempt, secrets: tuple[str, ...] = (
         exit_status=status_value,
         error=error,
         duration_s=_since(start),
-        last_steps=_steps(getattr(outcome, "last_steps", ()), secrets),
+        last_steps=_steps(getattr(outcome, "last_steps", ()), mask),
     )
 
 
-def _steps(pairs: Any, secrets: tuple[str, ...], width: int = 160) -> tuple[str, ...]:
+def _steps(pairs: Any, mask: Scrubber, width: int = 160) -> tuple[str, ...]:
     lines = []
     for pair in pairs or ():
         command, output = (pair[0], pair[1]) if isinstance(pair, tuple | list) else (pair, "")
-        text = _scrub(f"$ {command}" + (f" → {output}" if output else ""), secrets)
+        text = _line(f"$ {command}" + (f" → {output}" if output else ""), mask)
         lines.append(text if len(text) <= width else text[: width - 1] + "…")
     return tuple(lines)
 

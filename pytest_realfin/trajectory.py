@@ -79,9 +79,15 @@ class Scrubber:
         secrets = secret_values(environ, names)
         pairs = {value: f"[REDACTED:{name}]" for name, value in secrets.items()}
         for host, shown in (paths or {}).items():
-            if host and host != shown:
+            if host != shown:
                 pairs[host] = shown
-        return cls(tuple(sorted(pairs.items(), key=lambda kv: -len(kv[0]))))
+        return cls.of(pairs)
+
+    @classmethod
+    def of(cls, pairs: Mapping[str, str]) -> Scrubber:
+        """From ``needle -> shown`` pairs, longest needle first; empty needles are dropped."""
+        kept = ((needle, shown) for needle, shown in pairs.items() if needle)
+        return cls(tuple(sorted(kept, key=lambda kv: -len(kv[0]))))
 
     def text(self, value: str) -> str:
         """``value`` with every needle replaced."""
