@@ -13,7 +13,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from pytest_realfin.errors import ModelError, SandboxError, VerifierError
 from pytest_realfin.report import write_json
@@ -21,6 +21,9 @@ from pytest_realfin.results import ExitStatus, TaskResult, Usage
 from pytest_realfin.spec import TaskSpec
 from pytest_realfin.trajectory import Scrubber
 from pytest_realfin.verify import VerifierSet
+
+if TYPE_CHECKING:
+    from pytest_realfin.sandbox import EnvironmentKind
 
 __all__ = [
     "MODES",
@@ -247,7 +250,7 @@ class HarnessAgent:
         self,
         model_config: Any,
         *,
-        sandbox: str = "auto",
+        sandbox: EnvironmentKind = "auto",
         tasks_dir: Path,
         max_turns: int | None = None,
         command_timeout: float | None = None,
@@ -286,7 +289,7 @@ class HarnessAgent:
         config = AgentConfig(**limits)
         prompt = build_prompt(spec, lang=attempt.lang, skill_context=attempt.skills.text)
         model = self._model_for(spec)
-        env = make_environment(self.sandbox, attempt.workspace, attempt.data_dir)  # type: ignore[arg-type]
+        env = make_environment(self.sandbox, attempt.workspace, attempt.data_dir)
         try:
             return run_agent(model, env, prompt, config, attempt.trajectory_path, task_id=spec.id)
         finally:

@@ -12,10 +12,13 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from pytest_realfin.errors import ConfigError
 from pytest_realfin.runner import MODES, Lang
+
+if TYPE_CHECKING:
+    from pytest_realfin.sandbox import EnvironmentKind
 
 __all__ = ["OPTIONS", "Lookup", "Settings", "dest", "missing_key", "parse_settings"]
 
@@ -60,7 +63,7 @@ class Settings:
     """None means the embedded default data set, built on first use."""
     run_dir: Path
     repeats: int
-    sandbox: str
+    sandbox: EnvironmentKind
     max_turns: int | None
     command_timeout: float | None
     tasks_dir: Path
@@ -129,7 +132,9 @@ def parse_settings(lookup: Lookup, *, rootpath: Path, run_dir: Path | None = Non
     """
     mode = _choice(lookup, "mode", MODES, "baseline")
     lang = cast(Lang, _choice(lookup, "lang", ("zh", "en"), "zh"))
-    sandbox = _choice(lookup, "sandbox", ("auto", "bwrap", "local"), "auto")
+    sandbox = cast(
+        "EnvironmentKind", _choice(lookup, "sandbox", ("auto", "bwrap", "local"), "auto")
+    )
     model = lookup("model")[0]
     model_config = None
     if model is not None:
