@@ -6,6 +6,7 @@ touching the others::
 
     realfin data build [--out DIR] [--seed N] [--universe N]
     realfin data info DIR
+    realfin data prune [--all] [--dry-run]
     realfin grade TASK_ID WORKSPACE [--data DIR] [--tasks DIR] [--verifiers DIR]
 """
 
@@ -68,9 +69,31 @@ def _cmd_data_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_data_prune(args: argparse.Namespace) -> int:
+    from pytest_realfin.market import DEFAULT_SEED, DEFAULT_UNIVERSE
+    from pytest_realfin.market.cache import cache_root, dataset_key, prune
+
+    keep = None if args.all else {dataset_key(DEFAULT_SEED, DEFAULT_UNIVERSE)}
+    pruned = prune(keep, dry_run=args.dry_run)
+    verb = "would remove" if args.dry_run else "removed"
+    print(f"cache root   {cache_root()}")
+    if keep is not None:
+        print(f"keeping      {', '.join(sorted(keep))}")
+    for path, size in pruned.removed:
+        print(f"{verb:<13}{path}  ({size:,} bytes)")
+    for path in pruned.locked:
+        print(f"skipped      {path}: another process holds its lock; run prune again later")
+    for path in pruned.foreign:
+        print(f"left alone   {path}: not written by realfin")
+    freed = "would free" if args.dry_run else "freed"
+    print(f"{freed} {pruned.freed:,} bytes ({pruned.freed / 1e6:.1f} MB) in ", end="")
+    print(f"{len(pruned.removed)} entries")
+    return 0
+
+
 def _add_data_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     data = sub.add_parser("data", help="build or inspect market data sets")
-    dsub = data.add_subparsers(dest="data_command", required=True, metavar="{build,info}")
+    dsub = data.add_subparsers(dest="data_command", required=True, metavar="{build,info,prune}")
     build = dsub.add_parser("build", help="generate RealFin-Synth (default: into the data cache)")
     build.add_argument(
         "--out", type=Path, metavar="DIR", help="write DIR/api_cache instead of the cache"
@@ -81,6 +104,14 @@ def _add_data_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     info = dsub.add_parser("info", help="print what a cache folder holds, sizes and fingerprint")
     info.add_argument("dir", type=Path, metavar="DIR", help="an api_cache folder or its parent")
     info.set_defaults(func=_cmd_data_info)
+    prune = dsub.add_parser(
+        "prune", help="remove cached data sets other than the current default, and stale arrays"
+    )
+    prune.add_argument(
+        "--all", action="store_true", help="remove every data set and the array cache"
+    )
+    prune.add_argument("--dry-run", action="store_true", help="only list what would go")
+    prune.set_defaults(func=_cmd_data_prune)
 
 
 def _cmd_grade(args: argparse.Namespace) -> int:

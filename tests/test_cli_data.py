@@ -9,9 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pytest_realfin.market import DEFAULT_SEED, Market
+from filelock import FileLock
+
+from pytest_realfin.market import DEFAULT_SEED, DEFAULT_UNIVERSE, Market
+from pytest_realfin.market.cache import dataset_key
 from pytest_realfin.market.layout import DAILY_DIR
-from tests.test_market_cache import smallest_universe
+from tests.test_market_cache import fake_array, fake_dataset, smallest_universe, snapshot
 
 
 def _realfin(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
@@ -80,3 +83,56 @@ def test_data_build_below_the_minimum_universe_is_a_one_line_error(tmp_path: Pat
         "realfin: error: generate: universe=5 is too small; use at least 10 stocks (--universe)"
     )
     assert "Traceback" not in done.stderr
+
+
+def _removed(stdout: str, verb: str) -> dict[str, int]:
+    """``{path: bytes}`` of the lines ``<verb> PATH  (N bytes)``."""
+    out = {}
+    for line in stdout.splitlines():
+        if line.startswith(verb):
+            path, _, size = line[len(verb) :].strip().rpartition("  (")
+            out[path] = int(size.removesuffix(" bytes)").replace(",", ""))
+    return out
+
+
+def test_data_prune_lists_then_removes_all_but_the_default_set(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    current = dataset_key(DEFAULT_SEED, DEFAULT_UNIVERSE)
+    stale, busy = "realfin-synth-v0-s1-u30-pold", "realfin-synth-v0-s1-u30-pbusy"
+    fake_dataset(cache, current)
+    stale_bytes = fake_dataset(cache, stale, payload=4321)
+    fake_dataset(cache, busy)
+    old_npz = fake_array(cache, "old.npz", 999)
+
+    before = snapshot(cache)
+    dry = _realfin("data", "prune", "--dry-run", cache=cache)
+    assert dry.returncode == 0, dry.stderr
+    assert snapshot(cache) == before
+    expected = {
+        str(cache / stale): stale_bytes,
+        str(cache / f"{stale}.lock"): 0,
+        str(cache / busy): 1000 + len(f'{{"fingerprint": "{busy}"}}'),
+        str(cache / f"{busy}.lock"): 0,
+        str(old_npz): 999,
+    }
+    assert _removed(dry.stdout, "would remove") == expected
+    assert f"would free {sum(expected.values()):,} bytes" in dry.stdout
+
+    with FileLock(str(cache / f"{busy}.lock")):
+        done = _realfin("data", "prune", cache=cache)
+    assert done.returncode == 0, done.stderr
+    del expected[str(cache / busy)], expected[str(cache / f"{busy}.lock")]
+    assert _removed(done.stdout, "removed") == expected
+    assert f"skipped      {cache / busy}: another process holds its lock" in done.stdout
+    assert f"freed {sum(expected.values()):,} bytes" in done.stdout
+    assert sorted(p.name for p in cache.iterdir()) == sorted(
+        ["arrays", current, f"{current}.lock", busy, f"{busy}.lock"]
+    )
+
+    everything = _realfin("data", "prune", "--all", cache=cache)
+    assert everything.returncode == 0, everything.stderr
+    assert set(_removed(everything.stdout, "removed")) == {
+        str(cache / n) for n in [current, f"{current}.lock", busy, f"{busy}.lock", "arrays"]
+    }
+    assert list(cache.iterdir()) == []

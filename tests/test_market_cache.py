@@ -10,9 +10,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+from filelock import FileLock
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from pytest_realfin.errors import ConfigError
-from pytest_realfin.market import DEFAULT_SEED, plant_assignments
-from pytest_realfin.market.cache import dataset_key
+from pytest_realfin.market import DEFAULT_SEED, Market, default_dataset, plant_assignments
+from pytest_realfin.market.cache import dataset_key, prune
+from pytest_realfin.market.reader import array_file
 
 RACERS = 3
 BUILD_DELAY_S = 0.5
@@ -136,3 +142,158 @@ def test_three_processes_build_the_default_dataset_once(tmp_path: Path) -> None:
         assert r["recomputed"] == r["fingerprint"], "a racer saw files that do not match"
         assert r["extra_files"] == []
     assert sorted(p.name for p in root.iterdir()) == sorted(["arrays", key, f"{key}.lock"])
+
+
+# ------------------------------------------------------------------------------------------ prune
+def fake_dataset(root: Path, key: str, payload: int = 1000) -> int:
+    """A data-set folder in the cache layout (not a real market) and its lock; returns its bytes."""
+    api = root / key / "api_cache"
+    daily = api / "baostock" / "daily_qfq_2024"
+    daily.mkdir(parents=True)
+    (daily / "sz.300001.csv").write_bytes(b"d" * payload)
+    (api / "DATASET.json").write_text(json.dumps({"fingerprint": key}))
+    (root / f"{key}.lock").touch()
+    return payload + len(json.dumps({"fingerprint": key}))
+
+
+def fake_array(root: Path, name: str, payload: int = 300) -> Path:
+    path = root / "arrays" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"a" * payload)
+    return path
+
+
+def snapshot(root: Path) -> dict[str, int]:
+    return {str(p.relative_to(root)): p.lstat().st_size for p in sorted(root.rglob("*"))}
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "cache"
+    root.mkdir()
+    monkeypatch.setenv("REALFIN_DATA_CACHE", str(root))
+    return root
+
+
+def test_prune_removes_stale_sets_and_their_arrays_and_keeps_the_current(
+    cache: Path, tmp_path: Path
+) -> None:
+    current, stale = "realfin-synth-v1-s1-u30-pcurrent", "realfin-synth-v1-s1-u30-pstale"
+    fake_dataset(cache, current)
+    stale_bytes = fake_dataset(cache, stale, payload=5000)
+    build = cache / f"{stale}.tmp-abc123"
+    build.mkdir()
+    (build / "half.csv").write_bytes(b"h" * 70)
+    kept_npz = array_file(cache / current / "api_cache")
+    assert kept_npz is not None
+    fake_array(cache, kept_npz.name)
+    old_npz = fake_array(cache, f"{'0' * 40}.npz", 400)
+    tmp_npz = fake_array(cache, f"{'1' * 40}.123.tmp.npz", 50)
+    # A symlink inside a stale folder must go without its target (outside the cache) going.
+    outside = tmp_path / "outside.txt"
+    outside.write_text("precious")
+    (cache / stale / "link").symlink_to(outside)
+    link_bytes = (cache / stale / "link").lstat().st_size
+    (cache / "notes.txt").write_text("not ours")
+
+    before = snapshot(cache)
+    dry = prune({current}, dry_run=True)
+    assert snapshot(cache) == before, "a dry run removed something"
+    done = prune({current}, dry_run=False)
+
+    expected = {
+        cache / stale: stale_bytes + link_bytes,
+        cache / f"{stale}.lock": 0,
+        build: 70,
+        old_npz: 400,
+        tmp_npz: 50,
+    }
+    assert dict(done.removed) == expected
+    assert dry.removed == done.removed
+    assert done.freed == sum(expected.values())
+    assert done.locked == ()
+    assert done.foreign == (cache / "notes.txt",)
+    assert sorted(p.name for p in cache.iterdir()) == sorted(
+        ["arrays", current, f"{current}.lock", "notes.txt"]
+    )
+    assert [p.name for p in (cache / "arrays").iterdir()] == [kept_npz.name]
+    assert outside.read_text() == "precious"
+    assert prune({current}, dry_run=False).removed == ()
+
+
+def test_prune_skips_a_key_whose_lock_another_process_holds(cache: Path) -> None:
+    busy, idle = "realfin-synth-v1-s1-u30-pbusy", "realfin-synth-v1-s1-u30-pidle"
+    fake_dataset(cache, busy)
+    fake_dataset(cache, idle)
+    with FileLock(str(cache / f"{busy}.lock")):
+        done = prune(set(), dry_run=False)
+        assert done.locked == (cache / busy,)
+        assert {p.name for p, _ in done.removed} == {idle, f"{idle}.lock"}
+        assert (cache / busy / "api_cache" / "DATASET.json").exists()
+    assert {p.name for p, _ in prune(set(), dry_run=False).removed} == {busy, f"{busy}.lock"}
+
+
+def test_prune_all_removes_every_set_and_the_arrays_but_nothing_foreign(cache: Path) -> None:
+    key = dataset_key(DEFAULT_SEED, 30)
+    fake_dataset(cache, key)
+    fake_array(cache, "x.npz")
+    (cache / "mine").mkdir()
+    done = prune(None, dry_run=False)
+    assert {p.name for p, _ in done.removed} == {key, f"{key}.lock", "arrays"}
+    assert [p.name for p in cache.iterdir()] == ["mine"]
+    assert done.foreign == (cache / "mine",)
+
+
+def test_prune_of_a_missing_cache_root_is_empty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("REALFIN_DATA_CACHE", str(tmp_path / "never"))
+    assert prune(None, dry_run=False).removed == ()
+    assert not (tmp_path / "never").exists()
+
+
+entry_kinds = st.sampled_from(["folder", "lock", "build"])
+trees = st.dictionaries(
+    st.sampled_from([f"realfin-synth-v1-s{i}-u30-pk" for i in range(6)]),
+    st.sets(entry_kinds, min_size=1),
+    max_size=6,
+)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    tree=trees, keep=st.sets(st.sampled_from([f"realfin-synth-v1-s{i}-u30-pk" for i in range(8)]))
+)
+def test_prune_leaves_exactly_the_kept_keys(tree: dict[str, set[str]], keep: set[str]) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
+        root = Path(tmp)
+        mp.setenv("REALFIN_DATA_CACHE", str(root))
+        for key, kinds in tree.items():
+            if "folder" in kinds:
+                (root / key).mkdir()
+            if "lock" in kinds:
+                (root / f"{key}.lock").touch()
+            if "build" in kinds:
+                (root / f"{key}.tmp-x1").mkdir()
+        before = {p.name for p in root.iterdir()}
+        done = prune(keep, dry_run=False)
+        left = {p.name for p in root.iterdir()}
+        assert left == {n for n in before if n.split(".")[0] in keep}
+        assert {p.name for p, _ in done.removed} == before - left
+
+
+def test_prune_keeps_the_arrays_market_load_uses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("REALFIN_DATA_CACHE", str(tmp_path))
+    universe = smallest_universe()
+    api = default_dataset(universe=universe)
+    Market.load(api)
+    npz = list((tmp_path / "arrays").glob("*.npz"))
+    assert len(npz) == 1
+    stale = fake_array(tmp_path, f"{'f' * 40}.npz")
+    done = prune({dataset_key(DEFAULT_SEED, universe)}, dry_run=False)
+    assert [p for p, _ in done.removed] == [stale]
+    assert [p.name for p in (tmp_path / "arrays").iterdir()] == [npz[0].name]
+    # The next load reads the kept arrays instead of parsing again and rewriting them.
+    mtime = npz[0].stat().st_mtime_ns
+    Market.load(api)
+    assert npz[0].stat().st_mtime_ns == mtime

@@ -24,7 +24,7 @@ from pytest_realfin.market.csvio import read_columns
 from pytest_realfin.market.layout import DAILY_COLUMNS, ETF_CODES, INDEX_CODES
 from pytest_realfin.market.reader_aux import AuxReader, dataset_paths
 
-__all__ = ["Market"]
+__all__ = ["Market", "array_file"]
 
 _NUMERIC = tuple(c for c in DAILY_COLUMNS if c not in ("date", "code"))
 
@@ -89,10 +89,9 @@ class Market(AuxReader):
             msg = f"{daily[0]}: no stock CSV files; expected one sz.300xxx.csv per stock"
             raise DataError(msg)
         meta = _read_json(root / "DATASET.json") if (root / "DATASET.json").exists() else {}
-        stats = [f"{p.relative_to(root)} {p.stat().st_size} {p.stat().st_mtime_ns}" for p in files]
+        stats = _file_stats(root, files)
         fingerprint = str(meta.get("fingerprint") or _weak_fingerprint(root, stats))
-        key = hashlib.sha256("\n".join([fingerprint, str(root.resolve()), *stats]).encode())
-        npz = _cache_dir() / f"{key.hexdigest()[:40]}.npz"
+        npz = _array_file(root, fingerprint, stats)
         if use_cache and npz.exists():
             try:
                 return cls._from_npz(root, npz, fingerprint, meta)
@@ -236,6 +235,38 @@ def _describe(need: str) -> str:
     kind, _, code = need.partition(":")
     path = dataset_paths().get(kind, kind)
     return f"file {path.format(code=code)} ({need})"
+
+
+def array_file(api_cache: Path | str) -> Path | None:
+    """The ``arrays/*.npz`` file ``Market.load`` uses for ``api_cache`` as it is on disk now.
+
+    ``realfin data prune`` keeps exactly these files for the data sets it keeps; the key is a
+    one-way hash, so this is the only way to tell which data set an array file belongs to.
+
+    Returns:
+        The path (which may not exist yet), or ``None`` if ``api_cache`` is not a readable cache.
+    """
+    root = Path(api_cache)
+    daily = sorted(p for p in root.glob("baostock/daily_qfq_*") if p.is_dir())
+    files = sorted(daily[0].glob("*.csv")) if daily else []
+    if not files:
+        return None
+    try:
+        meta = _read_json(root / "DATASET.json") if (root / "DATASET.json").exists() else {}
+        stats = _file_stats(root, files)
+        fingerprint = str(meta.get("fingerprint") or _weak_fingerprint(root, stats))
+    except (OSError, DataError):
+        return None
+    return _array_file(root, fingerprint, stats)
+
+
+def _file_stats(root: Path, files: list[Path]) -> list[str]:
+    return [f"{p.relative_to(root)} {p.stat().st_size} {p.stat().st_mtime_ns}" for p in files]
+
+
+def _array_file(root: Path, fingerprint: str, stats: list[str]) -> Path:
+    key = hashlib.sha256("\n".join([fingerprint, str(root.resolve()), *stats]).encode())
+    return _cache_dir() / f"{key.hexdigest()[:40]}.npz"
 
 
 def _read_json(path: Path) -> dict[str, Any]:
