@@ -81,15 +81,33 @@ class Environment(Protocol):
         ...
 
 
-def _check_dirs(workspace: Path, data_dir: Path) -> tuple[Path, Path]:
-    for what, path in (("workspace", workspace), ("data_dir", data_dir)):
-        if not path.is_dir():
-            msg = f"sandbox: {what}={str(path)!r} is not a directory; create it first"
+class _Folders:
+    """The set-up both environments share: checked folders, the write cap, the open/closed state.
+
+    A stale ``api_cache`` link (an earlier local environment's) is removed; each subclass then
+    puts its own kind of mount point there.
+    """
+
+    def __init__(self, workspace: Path, data_dir: Path, output_cap_bytes: int) -> None:
+        for what, path in (("workspace", workspace), ("data_dir", data_dir)):
+            if not path.is_dir():
+                msg = f"sandbox: {what}={str(path)!r} is not a directory; create it first"
+                raise SandboxError(msg)
+        self.workspace, self.data_dir = workspace.resolve(), data_dir.resolve()
+        self.output_cap_bytes = output_cap_bytes
+        self.host_paths: tuple[str, ...] = (str(self.workspace), str(self.data_dir))
+        self._api_cache = self.workspace / "api_cache"
+        if self._api_cache.is_symlink():
+            self._api_cache.unlink()
+        self._closed = False
+
+    def _check_open(self) -> None:
+        if self._closed:
+            msg = "sandbox: execute() after close(); create a new environment per attempt"
             raise SandboxError(msg)
-    return workspace.resolve(), data_dir.resolve()
 
 
-class BwrapEnvironment:
+class BwrapEnvironment(_Folders):
     """Bubblewrap: the workspace read-write at /workspace, the data read-only, no network, no keys.
 
     Only ``/usr`` (with the ``/bin``, ``/lib*`` links), a few ``/etc`` files and the running
@@ -103,22 +121,14 @@ class BwrapEnvironment:
     def __init__(
         self, workspace: Path, data_dir: Path, *, output_cap_bytes: int = DEFAULT_OUTPUT_CAP_BYTES
     ) -> None:
-        self.workspace, self.data_dir = _check_dirs(workspace, data_dir)
-        self.output_cap_bytes = output_cap_bytes
-        self.host_paths: tuple[str, ...] = (str(self.workspace), str(self.data_dir))
-        mount = self.workspace / "api_cache"
-        if mount.is_symlink():
-            mount.unlink()
-        mount.mkdir(exist_ok=True)
+        super().__init__(workspace, data_dir, output_cap_bytes)
+        self._api_cache.mkdir(exist_ok=True)
         self._argv = _bwrap_argv(self.workspace, self.data_dir)
         self._env = base_env(SANDBOX_WORKSPACE, python_path_var())
-        self._closed = False
 
     def execute(self, command: str, timeout: float) -> ExecResult:
         """Run one command in a fresh sandbox; see ``Environment.execute``."""
-        if self._closed:
-            msg = "sandbox: execute() after close(); create a new environment per attempt"
-            raise SandboxError(msg)
+        self._check_open()
         text, rc, timed_out, duration = run_capped(
             self._argv,
             command,
@@ -192,7 +202,7 @@ def _bwrap_argv(workspace: Path, data_dir: Path) -> list[str]:
 _SANDBOX_PATH = re.compile(r"(?<![\w./-])/workspace(?![\w.-])")
 
 
-class LocalEnvironment:
+class LocalEnvironment(_Folders):
     """A plain subprocess in the real workspace: an allow-listed environment and nothing else.
 
     It isolates nothing (the agent can read the repository, the verifiers and the network); it
@@ -210,18 +220,13 @@ class LocalEnvironment:
     def __init__(
         self, workspace: Path, data_dir: Path, *, output_cap_bytes: int = DEFAULT_OUTPUT_CAP_BYTES
     ) -> None:
-        self.workspace, self.data_dir = _check_dirs(workspace, data_dir)
-        self.output_cap_bytes = output_cap_bytes
-        self.host_paths: tuple[str, ...] = (str(self.workspace), str(self.data_dir))
-        link = self.workspace / "api_cache"
-        if link.is_symlink():
-            link.unlink()
-        elif link.is_dir():
+        super().__init__(workspace, data_dir, output_cap_bytes)
+        link = self._api_cache
+        if link.is_dir():
             link.rmdir()  # the empty mount point prepare_workspace made; fails loudly if not empty
         link.symlink_to(self.data_dir, target_is_directory=True)
         self._marker = uuid.uuid4().hex
         self._env = base_env(str(self.workspace), python_path_var(), self._marker)
-        self._closed = False
         data_shown = f"{SANDBOX_WORKSPACE}/api_cache"
         shown = dict.fromkeys((str(data_dir), str(self.data_dir)), data_shown)
         shown.update(dict.fromkeys((str(workspace), str(self.workspace)), SANDBOX_WORKSPACE))
@@ -229,9 +234,7 @@ class LocalEnvironment:
 
     def execute(self, command: str, timeout: float) -> ExecResult:
         """Run one command in the workspace; see ``Environment.execute``."""
-        if self._closed:
-            msg = "sandbox: execute() after close(); create a new environment per attempt"
-            raise SandboxError(msg)
+        self._check_open()
         host_ws = str(self.workspace)
         command = _SANDBOX_PATH.sub(lambda _: host_ws, command)
         text, rc, timed_out, duration = run_capped(
