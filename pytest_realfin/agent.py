@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from pytest_realfin.errors import ModelError, SandboxError
-from pytest_realfin.model import Message, Model, ModelResponse
+from pytest_realfin.model import Message, Model, ModelResponse, assistant_message
 from pytest_realfin.prompts import (
     BASH_TOOL,
     SUBMIT_SENTINEL,
@@ -125,16 +125,6 @@ def _check_limits(run: _Run) -> None:
         )
 
 
-def _assistant_message(resp: ModelResponse) -> Message:
-    msg: Message = {"role": "assistant", "content": resp.content}
-    if resp.tool_calls:
-        msg["tool_calls"] = [
-            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-            for c in resp.tool_calls
-        ]
-    return msg
-
-
 def _parse(resp: ModelResponse, protocol: str) -> str:
     if protocol == "text":
         blocks = parse_text_action(resp.content or "")
@@ -186,7 +176,7 @@ def _step(run: _Run) -> None:
     step: dict[str, Any] = {"turn": run.turns + 1, "model_s": round(time.monotonic() - t0, 4)}
     run.turns += 1
     run.usage = run.usage + resp.usage
-    run.messages.append(_assistant_message(resp))
+    run.messages.append(assistant_message(resp))
     step.update(usage=resp.usage.model_dump(), finish_reason=resp.finish_reason)
     run.recorder.data["steps"].append(step)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -72,6 +73,17 @@ def test_submitted(env: Environment, protocol: str, tmp_path: Path) -> None:
     assert (tmp_path / "ws" / "out.txt").read_text() == "42\n"
     assert traj["exit_status"] == "submitted"
     assert [s["action"] for s in traj["steps"]] == ["echo 42 > out.txt", SUBMIT]
+
+
+def test_reasoning_is_echoed_in_later_requests(
+    env: Environment, protocol: str, tmp_path: Path
+) -> None:
+    """DeepSeek's thinking mode rejects a history that drops a tool-calling turn's reasoning."""
+    first = dataclasses.replace(act("echo 42 > out.txt", protocol), reasoning_content="think")
+    _, model, _ = run([first, act(SUBMIT, protocol)], env, protocol, tmp_path)
+    assistant = [m for m in model.calls[1] if m["role"] == "assistant"]
+    assert [m.get("reasoning_content") for m in assistant] == ["think"]
+    assert all("reasoning_content" not in m for m in model.calls[0])
 
 
 def test_sentinel_must_start_the_output(env: Environment, protocol: str, tmp_path: Path) -> None:
