@@ -37,7 +37,7 @@ from pytest_realfin.settings import (
     missing_key,
     parse_settings,
 )
-from pytest_realfin.summary import Summary
+from pytest_realfin.summary import Summary, summarize
 from pytest_realfin.verify import VerifierSet
 
 __all__ = ["RealfinReporter", "realfin_task", "settings_key"]
@@ -343,22 +343,26 @@ class RealfinReporter:
         self.config = config
         self.settings = settings
         self.results: list[TaskResult] = []
-        self.summary = Summary()
+
+    @property
+    def summary(self) -> Summary:
+        """The totals of the records received so far."""
+        return summarize(self.results)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Keep the attempt record a worker (or this process) attached to ``report``."""
         data = report.__dict__.get("realfin")
         if isinstance(data, dict):
-            result = TaskResult.model_validate(data)
-            self.results.append(result)
-            self.summary = self.summary + Summary.of(result)
+            self.results.append(TaskResult.model_validate(data))
 
     def _model(self) -> str:
         return self.settings.model or "none"
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        """Write ``results.json`` and ``table.md`` into the run directory."""
         if not self.results:
             return
-        settings = self.settings
+        settings, summary = self.settings, self.summary
         extra = {
             "lang": settings.lang,
             "repeats": settings.repeats,
@@ -373,15 +377,16 @@ class RealfinReporter:
         document = rp.results_document(
             model=self._model(),
             mode=settings.mode,
-            summary=self.summary,
+            summary=summary,
             results=self.results,
             extra=extra,
         )
         rp.write_json(settings.run_dir / "results.json", document)
-        table = rp.table_markdown(self._model(), self.summary)
+        table = rp.table_markdown(self._model(), summary)
         (settings.run_dir / "table.md").write_text(table, encoding="utf-8")
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        """Print the seed's summary table and the failure counts."""
         if not self.results:
             return
         terminalreporter.section("RealFin summary")
