@@ -99,6 +99,12 @@ def read_output(
 CheckFn = Callable[[str, Any], Mapping[str, Predicate]]
 
 
+def _cause(exc: BaseException) -> str:
+    """``Type: first line``: what a verifier raised, kept to one line for the error message."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
 def grade_text(task_id: str, text: str, answer: Any, check: CheckFn) -> dict[str, Predicate]:
     """Run a verifier's ``check`` and validate what it returns.
 
@@ -109,9 +115,8 @@ def grade_text(task_id: str, text: str, answer: Any, check: CheckFn) -> dict[str
     try:
         result = check(text, answer)
     except Exception as exc:  # the verifier boundary: any crash here is the verifier's bug
-        first = str(exc).splitlines()[0] if str(exc) else ""
         msg = (
-            f"verifiers/{task_id}.py: check() raised {type(exc).__name__}: {first} on the agent's "
+            f"verifiers/{task_id}.py: check() raised {_cause(exc)} on the agent's "
             f"output; a verifier must return failed predicates, not raise — fix the verifier"
         )
         raise VerifierError(msg) from exc
@@ -166,7 +171,7 @@ class VerifierSet:
             spec.loader.exec_module(module)
         except Exception as exc:  # importing user code: report the cause in one line
             sys.modules.pop(name, None)
-            msg = f"{path}: import failed ({type(exc).__name__}: {exc}); fix the verifier module"
+            msg = f"{path}: import failed ({_cause(exc)}); fix the verifier module"
             raise VerifierError(msg) from exc
         for attr in ("expected", "check"):
             if not callable(getattr(module, attr, None)):
@@ -191,7 +196,7 @@ class VerifierSet:
                 raise
             except Exception as exc:  # the verifier boundary, as in grade_text
                 msg = (
-                    f"verifiers/{task_id}.py: expected(market) raised {type(exc).__name__}: {exc}; "
+                    f"verifiers/{task_id}.py: expected(market) raised {_cause(exc)}; "
                     f"the verifier cannot compute the truth on this data — fix the verifier"
                 )
                 raise VerifierError(msg) from exc

@@ -167,3 +167,31 @@ def test_missing_data_in_expected_propagates_for_a_skip(tmp_path: Path):
     )
     with pytest.raises(MissingDataError, match="no profit table"):
         _verifiers(tmp_path, source).expected("task_01_x", SimpleNamespace(fingerprint="f"))
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "raise ValueError('bad import\\nsecond line')\n",
+        "def expected(market):\n    raise ValueError('bad\\nsecond line')\ndef check(t, a):\n"
+        "    return {}\n",
+        "def expected(market):\n    raise ValueError()\ndef check(t, a):\n    return {}\n",
+    ],
+    ids=["import", "expected", "expected-no-message"],
+)
+def test_verifier_crashes_are_one_line_errors(tmp_path: Path, source: str):
+    verifiers = _verifiers(tmp_path, source)
+    with pytest.raises(VerifierError) as info:
+        verifiers.expected("task_01_x", SimpleNamespace(fingerprint="f"))
+    assert "\n" not in str(info.value)
+    assert "ValueError" in str(info.value)
+    assert "second line" not in str(info.value)
+
+
+def test_check_crash_is_one_line():
+    def check(text, answer):
+        raise ValueError("first\nsecond")
+
+    with pytest.raises(VerifierError, match=r"check\(\) raised ValueError: first on") as info:
+        grade_text("task_01_x", "x", 1, check)
+    assert "\n" not in str(info.value)
