@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pytest_realfin.spec import TaskSpec
+from pytest_realfin.spec import Lang, TaskSpec
 
 __all__ = [
     "BASH_TOOL",
@@ -96,9 +96,7 @@ def system_message(protocol: Literal["tool", "text"], *, timeout_s: float, max_t
     return _SYSTEM[protocol].format(timeout=timeout_s, turns=max_turns, sentinel=SUBMIT_SENTINEL)
 
 
-def build_prompt(
-    spec: TaskSpec, *, lang: Literal["zh", "en"] = "zh", skill_context: str = ""
-) -> str:
+def build_prompt(spec: TaskSpec, *, lang: Lang = "zh", skill_context: str = "") -> str:
     """The first user message of an attempt.
 
     Args:
@@ -110,7 +108,7 @@ def build_prompt(
         Skill context, then the harness instructions, then the task prompt.
     """
     harness = _HARNESS[lang].format(output_file=spec.output.file, sentinel=SUBMIT_SENTINEL)
-    task = spec.prompt.zh if lang == "zh" else spec.prompt.en
+    task = spec.prompt.text(lang)
     parts = [skill_context.strip(), harness, _TASK_HEADING[lang] + task.strip() + "\n"]
     return "\n".join(p for p in parts if p)
 

@@ -13,12 +13,12 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args, runtime_checkable
 
 from pytest_realfin.errors import ModelError, SandboxError, VerifierError
 from pytest_realfin.report import write_json
 from pytest_realfin.results import ExitStatus, TaskResult, Usage
-from pytest_realfin.spec import TaskSpec
+from pytest_realfin.spec import Lang, TaskSpec
 from pytest_realfin.trajectory import Scrubber
 from pytest_realfin.verify import VerifierSet
 
@@ -42,9 +42,8 @@ __all__ = [
     "run_attempt",
 ]
 
-Lang = Literal["zh", "en"]
 Mode = Literal["baseline", "bayesian-full", "bayesian-incremental"]
-MODES: tuple[str, ...] = ("baseline", "bayesian-full", "bayesian-incremental")
+MODES: tuple[str, ...] = get_args(Mode)
 _AGENT_ERRORS = ("model_error", "sandbox_error")
 
 
@@ -72,7 +71,7 @@ class Attempt:
     @property
     def prompt(self) -> str:
         """The task prompt in the chosen language (the harness adds its own instructions)."""
-        return self.spec.prompt.zh if self.lang == "zh" else self.spec.prompt.en
+        return self.spec.prompt.text(self.lang)
 
     @property
     def output_path(self) -> Path:

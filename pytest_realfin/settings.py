@@ -12,10 +12,11 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, cast, get_args
 
 from pytest_realfin.errors import ConfigError
-from pytest_realfin.runner import MODES, Lang
+from pytest_realfin.runner import MODES
+from pytest_realfin.spec import Lang
 
 if TYPE_CHECKING:
     from pytest_realfin.sandbox import EnvironmentKind
@@ -131,7 +132,7 @@ def parse_settings(lookup: Lookup, *, rootpath: Path, run_dir: Path | None = Non
         ConfigError: one line naming the option or ini key, the bad value and the fix.
     """
     mode = _choice(lookup, "mode", MODES, "baseline")
-    lang = cast(Lang, _choice(lookup, "lang", ("zh", "en"), "zh"))
+    lang = cast(Lang, _choice(lookup, "lang", get_args(Lang), "zh"))
     sandbox = cast(
         "EnvironmentKind", _choice(lookup, "sandbox", ("auto", "bwrap", "local"), "auto")
     )

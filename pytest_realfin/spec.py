@@ -17,7 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from pytest_realfin.errors import TaskSpecError
 
-__all__ = ["OutputContract", "Prompt", "TaskSpec", "discover_tasks", "load_task"]
+__all__ = ["Lang", "OutputContract", "Prompt", "TaskSpec", "discover_tasks", "load_task"]
+
+Lang = Literal["zh", "en"]
+"""The two prompt languages."""
 
 _TASK_ID = re.compile(r"^task_\d{2}_[a-z0-9_]+$")
 _LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -35,6 +38,10 @@ class Prompt(_Frozen):
     """Chinese prompt (the default, as in the original benchmark)."""
     en: str = Field(min_length=1)
     """English prompt with the same content."""
+
+    def text(self, lang: Lang) -> str:
+        """The prompt in ``lang``."""
+        return self.zh if lang == "zh" else self.en
 
 
 class OutputContract(_Frozen):

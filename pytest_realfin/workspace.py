@@ -11,9 +11,9 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pytest_realfin.spec import TaskSpec
+from pytest_realfin.spec import Lang, TaskSpec
 
 __all__ = ["build_cache_manifest", "prepare_workspace"]
 
@@ -210,7 +210,7 @@ def _write_text(path: Path, text: str) -> None:
 
 
 def prepare_workspace(
-    workspace: Path, spec: TaskSpec, data_dir: Path, *, lang: Literal["zh", "en"] = "zh"
+    workspace: Path, spec: TaskSpec, data_dir: Path, *, lang: Lang = "zh"
 ) -> Path:
     """Create the files an attempt starts from, and the ``api_cache`` mount point.
 
