@@ -73,25 +73,10 @@ class Market(AuxReader):
 
         Raises:
             DataError: the folder is not a RealFin cache, or a file is corrupt or truncated (the
-            message
-                names the file and line).
+                message names the file and line).
         """
         root = Path(api_cache)
-        daily = sorted(p for p in root.glob("baostock/daily_qfq_*") if p.is_dir())
-        if not daily:
-            msg = (
-                f"{root}: no baostock/daily_qfq_*/ folder; expected an api_cache "
-                "folder in the RealFin layout (build one with `realfin data build`)"
-            )
-            raise DataError(msg)
-        files = sorted(daily[0].glob("*.csv"))
-        if not files:
-            msg = f"{daily[0]}: no stock CSV files; expected one sz.300xxx.csv per stock"
-            raise DataError(msg)
-        meta = _read_json(root / "DATASET.json") if (root / "DATASET.json").exists() else {}
-        stats = _file_stats(root, files)
-        fingerprint = str(meta.get("fingerprint") or _weak_fingerprint(root, stats))
-        npz = _array_file(root, fingerprint, stats)
+        files, meta, fingerprint, npz = _locate(root)
         if use_cache and npz.exists():
             try:
                 return cls._from_npz(root, npz, fingerprint, meta)
@@ -246,27 +231,41 @@ def array_file(api_cache: Path | str) -> Path | None:
     Returns:
         The path (which may not exist yet), or ``None`` if ``api_cache`` is not a readable cache.
     """
-    root = Path(api_cache)
-    daily = sorted(p for p in root.glob("baostock/daily_qfq_*") if p.is_dir())
-    files = sorted(daily[0].glob("*.csv")) if daily else []
-    if not files:
-        return None
     try:
-        meta = _read_json(root / "DATASET.json") if (root / "DATASET.json").exists() else {}
-        stats = _file_stats(root, files)
-        fingerprint = str(meta.get("fingerprint") or _weak_fingerprint(root, stats))
+        return _locate(Path(api_cache))[3]
     except (OSError, DataError):
         return None
-    return _array_file(root, fingerprint, stats)
 
 
-def _file_stats(root: Path, files: list[Path]) -> list[str]:
-    return [f"{p.relative_to(root)} {p.stat().st_size} {p.stat().st_mtime_ns}" for p in files]
+def _locate(root: Path) -> tuple[list[Path], dict[str, Any], str, Path]:
+    """The stock files, ``DATASET.json``, fingerprint and array file of the cache at ``root``.
 
+    One definition for ``Market.load`` and ``array_file``, so that prune keeps exactly the array
+    files loads use. The array file's key covers every stock file's size and mtime, so an edited
+    file is parsed again rather than served stale.
 
-def _array_file(root: Path, fingerprint: str, stats: list[str]) -> Path:
+    Raises:
+        DataError: ``root`` is not a RealFin cache, or its ``DATASET.json`` is unreadable.
+    """
+    daily = sorted(p for p in root.glob("baostock/daily_qfq_*") if p.is_dir())
+    if not daily:
+        msg = (
+            f"{root}: no baostock/daily_qfq_*/ folder; expected an api_cache "
+            "folder in the RealFin layout (build one with `realfin data build`)"
+        )
+        raise DataError(msg)
+    files = sorted(daily[0].glob("*.csv"))
+    if not files:
+        msg = f"{daily[0]}: no stock CSV files; expected one sz.300xxx.csv per stock"
+        raise DataError(msg)
+    meta = _read_json(root / "DATASET.json") if (root / "DATASET.json").exists() else {}
+    stats = []
+    for path in files:
+        st = path.stat()
+        stats.append(f"{path.relative_to(root)} {st.st_size} {st.st_mtime_ns}")
+    fingerprint = str(meta.get("fingerprint") or _weak_fingerprint(root, stats))
     key = hashlib.sha256("\n".join([fingerprint, str(root.resolve()), *stats]).encode())
-    return _cache_dir() / f"{key.hexdigest()[:40]}.npz"
+    return files, meta, fingerprint, _cache_dir() / f"{key.hexdigest()[:40]}.npz"
 
 
 def _read_json(path: Path) -> dict[str, Any]:
