@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
+from pytest_realfin.market.calendar import DATA_END, DATA_START
 from pytest_realfin.market.gen_aux import Series
 from pytest_realfin.market.gen_intraday import BAR_ENDS
 from pytest_realfin.market.gen_universe import SECTORS
@@ -35,6 +36,8 @@ from pytest_realfin.market.layout import (
 __all__ = ["write_market"]
 
 _W = pcsv.WriteOptions(include_header=False, quoting_style="none")
+_RANGE = {"start": DATA_START.isoformat(), "end": DATA_END.isoformat()}
+"""The data range, as every manifest and ``DATASET.json`` state it."""
 
 
 def _col(x: np.ndarray | pd.Series, kind: str) -> pa.Array:
@@ -124,8 +127,7 @@ def _daily(out: _Out, s: Synth) -> None:
         {
             "dataset": "daily_qfq",
             "source": "RealFin-Synth",
-            "start": "2020-01-02",
-            "end": "2026-03-31",
+            **_RANGE,
             "adjustflag": "2",
             "fields": list(DAILY_COLUMNS),
             "files": entries,
@@ -157,7 +159,7 @@ def _aux(out: _Out, s: Synth) -> None:
         entries.append({"code": code, "path": rel, "rows": dates.size, "sha256": info["sha256"]})
     out.json(
         "baostock/manifest_aux_daily_qfq_20200102_20260331.json",
-        {"dataset": "index_daily", "start": "2020-01-02", "end": "2026-03-31", "files": entries},
+        {"dataset": "index_daily", **_RANGE, "files": entries},
     )
     etf_entries = []
     for code, x in s.aux.etfs.items():
@@ -177,8 +179,7 @@ def _aux(out: _Out, s: Synth) -> None:
         f"{ETF_DIR}/manifest_day_qfq_20200102_20260331.json",
         {
             "dataset": "etf_day_qfq",
-            "start": "2020-01-02",
-            "end": "2026-03-31",
+            **_RANGE,
             "files": etf_entries,
         },
     )
@@ -292,8 +293,7 @@ def write_market(s: Synth, api_cache: Path) -> Path:
         "synthetic": True,
         "seed": s.seed,
         "universe": len(s.uni.codes),
-        "start": "2020-01-02",
-        "end": "2026-03-31",
+        **_RANGE,
         "fingerprint": h.hexdigest(),
         "files": {rel: out.files[rel] for rel in sorted(out.files)},
     }
