@@ -247,7 +247,7 @@ def realfin_agent(realfin_settings: Settings, realfin_model: Any) -> Agent:
 def _secrets(settings: Settings) -> tuple[str, ...]:
     from pytest_realfin.trajectory import secret_values
 
-    env = getattr(settings.model_config, "api_key_env", None)
+    env = settings.model_config.api_key_env if settings.model_config is not None else None
     named = os.environ.get(env) if env else None
     return tuple({*secret_values().values(), *([named] if named else [])})
 

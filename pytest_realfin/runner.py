@@ -23,6 +23,7 @@ from pytest_realfin.trajectory import Scrubber
 from pytest_realfin.verify import VerifierSet
 
 if TYPE_CHECKING:
+    from pytest_realfin.registry import ModelConfig
     from pytest_realfin.sandbox import EnvironmentKind
 
 __all__ = [
@@ -238,7 +239,7 @@ class HarnessAgent:
     """The built-in agent: the model (or the oracle) through the sandboxed bash loop.
 
     Args:
-        model_config: the resolved ``registry.ModelConfig``.
+        model_config: the resolved registry entry (provider ``oracle`` runs the solution).
         sandbox: ``auto``, ``bwrap`` or ``local``.
         tasks_dir: where ``<task_id>/solution.py`` lives (for the oracle).
         max_turns: the turn limit, or None for the harness default.
@@ -247,7 +248,7 @@ class HarnessAgent:
 
     def __init__(
         self,
-        model_config: Any,
+        model_config: ModelConfig,
         *,
         sandbox: EnvironmentKind = "auto",
         tasks_dir: Path,

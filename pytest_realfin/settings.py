@@ -19,6 +19,7 @@ from pytest_realfin.runner import MODES
 from pytest_realfin.spec import Lang
 
 if TYPE_CHECKING:
+    from pytest_realfin.registry import ModelConfig
     from pytest_realfin.sandbox import EnvironmentKind
 
 __all__ = ["OPTIONS", "Lookup", "Settings", "dest", "missing_key", "parse_settings"]
@@ -56,8 +57,8 @@ class Settings:
     """The plugin's options after validation (command line over ini over default)."""
 
     model: str | None
-    model_config: Any
-    """The resolved ``registry.ModelConfig``, or None without a model."""
+    model_config: ModelConfig | None
+    """The resolved registry entry, or None without a model."""
     mode: str
     lang: Lang
     data_dir: Path | None
@@ -137,7 +138,7 @@ def parse_settings(lookup: Lookup, *, rootpath: Path, run_dir: Path | None = Non
         "EnvironmentKind", _choice(lookup, "sandbox", ("auto", "bwrap", "local"), "auto")
     )
     model = lookup("model")[0]
-    model_config = None
+    model_config: ModelConfig | None = None
     if model is not None:
         from pytest_realfin.registry import resolve_model
 
@@ -174,8 +175,8 @@ def missing_key(settings: Settings, environ: Mapping[str, str]) -> str | None:
     than forty identical agent errors.
     """
     config = settings.model_config
-    var = getattr(config, "api_key_env", None)
-    if config is None or not var or environ.get(var, "").strip():
+    var = config.api_key_env if config is not None else None
+    if not var or environ.get(var, "").strip():
         return None
     return (
         f"--realfin-model={settings.model!r} reads its API key from ${var}, which is not set; "
