@@ -137,6 +137,7 @@ class Market(AuxReader):
             arrays = dict(self._panels)
             arrays["__dates"] = self.dates.values.astype("datetime64[D]")
             arrays["__codes"] = np.array(self.codes)
+            # numpy's stub checks the keyword arrays against its own allow_pickle: bool.
             np.savez(tmp, **arrays)  # type: ignore[arg-type]
             tmp.replace(npz)
         except OSError:
