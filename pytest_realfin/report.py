@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import html
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from pytest_realfin.atomic import write_text_atomic
 from pytest_realfin.results import TaskResult
 from pytest_realfin.summary import Summary
 
@@ -199,14 +198,5 @@ def html_predicates(result: TaskResult) -> str:
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically (temp file, then ``os.replace``) so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, ensure_ascii=False, indent=2)
-            fh.write("\n")
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write JSON atomically so a reader (resume, the controller) never sees half a file."""
+    write_text_atomic(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")

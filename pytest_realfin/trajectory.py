@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pytest_realfin.atomic import write_text_atomic
+
 __all__ = [
     "SECRET_SUFFIXES",
     "TRAJECTORY_FORMAT",
@@ -188,7 +190,4 @@ class TrajectoryRecorder:
         """Write the scrubbed trajectory atomically (temp file, then ``os.replace``)."""
         if self.path is None:
             return
-        text = self.scrubber.dumps(self.data)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(text + "\n", encoding="utf-8")
-        tmp.replace(self.path)
+        write_text_atomic(self.path, self.scrubber.dumps(self.data) + "\n")

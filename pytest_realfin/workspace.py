@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pytest_realfin.atomic import write_text_atomic
 from pytest_realfin.spec import Lang, TaskSpec
 
 __all__ = ["build_cache_manifest", "prepare_workspace"]
@@ -203,12 +204,6 @@ def _dumps(payload: dict[str, Any]) -> str:
     return json.dumps(payload, ensure_ascii=False, indent=2) + "\n"
 
 
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-
-
 def prepare_workspace(
     workspace: Path, spec: TaskSpec, data_dir: Path, *, lang: Lang = "zh"
 ) -> Path:
@@ -228,8 +223,8 @@ def prepare_workspace(
         The workspace path.
     """
     workspace.mkdir(parents=True, exist_ok=True)
-    _write_text(workspace / "task.json", _dumps({**spec.public_view(), "language": lang}))
-    _write_text(workspace / "realfin_cache_manifest.json", _manifest_text(data_dir))
+    write_text_atomic(workspace / "task.json", _dumps({**spec.public_view(), "language": lang}))
+    write_text_atomic(workspace / "realfin_cache_manifest.json", _manifest_text(data_dir))
     mount = workspace / "api_cache"
     if mount.is_symlink():
         mount.unlink()
