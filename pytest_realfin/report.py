@@ -95,8 +95,6 @@ def shape_line(summary: Summary) -> str:
     )
     if summary.unclassified:
         line += f", verifier errors {summary.unclassified}"
-    if summary.usage.unknown_calls:
-        line += f" (* {summary.usage.unknown_calls} model calls reported no usage)"
     return line
 
 
@@ -113,7 +111,14 @@ def _markdown(rows: Sequence[Sequence[str]]) -> list[str]:
 def table_markdown(model: str, summary: Summary) -> str:
     """``table.md``: the seed's single-row table, then the failure shape."""
     lines = _markdown([list(COLUMNS), table_rows(model, summary)])
-    return "\n".join([*lines, "", shape_line(summary), ""])
+    return "\n".join([*lines, "", shape_line(summary), *usage_notes(summary), ""])
+
+
+def usage_notes(summary: Summary) -> list[str]:
+    """A line when some calls reported no usage (the ``*`` on the efficiency), else nothing."""
+    if summary.usage.known:
+        return []
+    return [f"* token counts incomplete: {summary.usage.unknown_calls} calls reported no usage"]
 
 
 def terminal_lines(model: str, mode: str, summary: Summary, run_dir: Path | None) -> list[str]:
@@ -121,10 +126,7 @@ def terminal_lines(model: str, mode: str, summary: Summary, run_dir: Path | None
     lines = [f"RealFin-Bench: model {model}, mode {mode}"]
     lines += _markdown([list(COLUMNS), table_rows(model, summary)])
     lines.append(shape_line(summary))
-    if not summary.usage.known:
-        lines.append(
-            f"token counts incomplete: {summary.usage.unknown_calls} calls reported no usage"
-        )
+    lines += usage_notes(summary)
     if run_dir is not None:
         lines.append(f"results: {run_dir / 'results.json'}")
     return lines

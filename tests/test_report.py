@@ -47,7 +47,13 @@ def test_efficiency_is_successes_per_million_tokens_and_flags_unknowns(usage, te
     result = TaskResult(task_id="task_01_x", model="m", success=True, usage=usage)
     summary = summarize([result])
     assert rp.format_efficiency(summary) == text
-    assert ("reported no usage" in rp.shape_line(summary)) == (usage.unknown_calls > 0)
+    notes = rp.usage_notes(summary)
+    assert notes == (
+        [] if usage.known else ["* token counts incomplete: 1 calls reported no usage"]
+    )
+    assert ("incomplete" in rp.table_markdown("m", summary)) == (not usage.known)
+    terminal = rp.terminal_lines("m", "baseline", summary, None)
+    assert sum("incomplete" in line for line in terminal) == (0 if usage.known else 1)
 
 
 def _wrong() -> TaskResult:
