@@ -12,29 +12,17 @@ verifier's.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import math
 from fractions import Fraction
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
+from tests.pilots import verifier
+
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[1]
 Row = dict[str, str]
-
-
-def _verifier(task_id: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        f"_hand_{task_id}", ROOT / "verifiers" / f"{task_id}.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -154,12 +142,12 @@ def task01_qualifies(days: dict[str, dict[str, bool]]) -> bool:
 
 def test_task01_by_hand(days01: Days01, default_market: Any) -> None:
     by_hand = sorted(code for code, days in days01.items() if task01_qualifies(days))
-    assert _verifier("task_01_macd_rsi_filter").qualifying(default_market) == by_hand
+    assert verifier("task_01_macd_rsi_filter").qualifying(default_market) == by_hand
 
 
 def test_task01_day_conditions_by_hand(days01: Days01, default_market: Any) -> None:
     """Day by day, not only the final set: a tie decided by float noise shows up here first."""
-    cond = _verifier("task_01_macd_rsi_filter").conditions(default_market)
+    cond = verifier("task_01_macd_rsi_filter").conditions(default_market)
     panels = {k: _flags(cond[k], "2026-03-04") for k in CONDITIONS_01}
     diffs = [
         (code, day, name)
@@ -188,7 +176,7 @@ def test_task03_by_hand(files: dict[str, list[Row]], default_market: Any) -> Non
         std = math.sqrt(math.fsum((x - mean) ** 2 for x in xs) / (len(xs) - 1))
         cvs.append((-std / mean * 100, code))
     cvs.sort()
-    answer = _verifier("task_03_volatility_ranking").expected(default_market)
+    answer = verifier("task_03_volatility_ranking").expected(default_market)
     assert answer.qualifying == len(cvs)
     assert [str(r[0]) for r in answer.rows] == [c for _, c in cvs[:5]]
     for (neg, _), row in zip(cvs[:5], answer.rows, strict=True):
@@ -234,7 +222,7 @@ def days22(files: dict[str, list[Row]]) -> Days22:
 
 
 def test_task22_day_conditions_by_hand(days22: Days22, default_market: Any) -> None:
-    cond = _verifier("task_22_bullish_sandwich").conditions(default_market)
+    cond = verifier("task_22_bullish_sandwich").conditions(default_market)
     panels = {k: _flags(cond[k], "2024-03-08") for k in CONDITIONS_22}
     diffs = [
         (code, day, name)
@@ -253,7 +241,7 @@ def test_task22_by_hand(days22: Days22, default_market: Any) -> None:
         found = [(d1, r21, r32) for d1, ok, r21, r32 in days.values() if all(ok.values())]
         if found:
             by_hand.append((code, *found[-1]))
-    answer = _verifier("task_22_bullish_sandwich").expected(default_market)
+    answer = verifier("task_22_bullish_sandwich").expected(default_market)
     assert [r[:2] for r in answer.rows] == [r[:2] for r in by_hand]
     for mine, theirs in zip(by_hand, answer.rows, strict=True):
         assert abs(mine[2] - float(theirs[2])) < 1e-12

@@ -8,7 +8,6 @@ implementations that agree are the check on both.
 from __future__ import annotations
 
 import ast
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -18,19 +17,7 @@ import pytest
 
 from pytest_realfin.spec import load_task
 from pytest_realfin.verify import classify
-
-ROOT = Path(__file__).resolve().parents[1]
-PILOTS = ("task_01_macd_rsi_filter", "task_03_volatility_ranking", "task_22_bullish_sandwich")
-
-
-def _verifier(task_id: str) -> Any:
-    path = ROOT / "verifiers" / f"{task_id}.py"
-    spec = importlib.util.spec_from_file_location(f"_sol_v_{task_id}", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.pilots import PILOTS, ROOT, verifier
 
 
 @pytest.mark.parametrize("task_id", PILOTS)
@@ -64,9 +51,9 @@ def test_solution_output_passes_the_verifier(
     assert run.returncode == 0, run.stderr[-2000:]
     output = tmp_path / load_task(ROOT / "tasks" / task_id / "task.yaml").output.file
     text = output.read_text(encoding="utf-8")
-    verifier = _verifier(task_id)
-    answer = verifier.expected(default_market)
-    preds = verifier.check(text, answer)
+    module = verifier(task_id)
+    answer = module.expected(default_market)
+    preds = module.check(text, answer)
     failing = {k: p.detail for k, p in preds.items() if not p.ok}
     assert classify(preds) is None, failing
     assert answer.rows, "the oracle must find a non-empty answer on the default data"

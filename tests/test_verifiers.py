@@ -6,7 +6,6 @@ no answer is written down here.
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import tempfile
 from collections.abc import Callable
@@ -24,20 +23,7 @@ from pytest_realfin.market.generator import plant_assignments
 from pytest_realfin.market.plant_specs import TASK_PLANTS
 from pytest_realfin.spec import load_task
 from pytest_realfin.verify import classify, read_output
-
-ROOT = Path(__file__).resolve().parents[1]
-PILOTS = ("task_01_macd_rsi_filter", "task_03_volatility_ranking", "task_22_bullish_sandwich")
-
-
-def verifier(task_id: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        f"_v_{task_id}", ROOT / "verifiers" / f"{task_id}.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.pilots import PILOTS, ROOT, verifier
 
 
 @pytest.fixture(scope="module")
