@@ -181,7 +181,7 @@ def parse_output(text: str, contract: OutputContract) -> Parsed:
     errors: list[str] = []
     rows: list[tuple[str, ...]] = []
     width = len(contract.columns)
-    for number, line in enumerate(body, 2 if contract.header else 1):
+    for number, line in enumerate(body, len(lines) - len(body) + 1):
         cells = tuple(c.strip() for c in line.split(","))
         if len(cells) != width:
             errors.append(

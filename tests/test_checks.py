@@ -263,3 +263,16 @@ def test_arbitrary_text_never_raises_and_never_passes(text: str) -> None:
     assert all(isinstance(p.ok, bool) for p in preds.values())
     assert not all(p.ok for p in preds.values())
     parse_output(text, CODES_ONLY)
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("code,day1_date,ratio\n300001,2024-03-01\n", "line 2:"),  # header right: rows from 2
+        ("300001,2024-03-01\n", "line 1:"),  # header missing: the first line is a row
+        ("无符合条件的股票 plus\n", "line 1:"),
+    ],
+)
+def test_row_errors_name_the_line_they_are_on(text: str, line: str) -> None:
+    detail = check_table(text, ANSWER)["row_format"].detail
+    assert detail.startswith(f"{line} expected 3 comma-separated fields")
